@@ -42,6 +42,12 @@ def c_header() -> str:
     out += [f"\tKML_DESC_{d.name} = {int(d)}," for d in m.DescKind]
     out += ["};", "", "enum kml_mode_action {"]
     out += [f"\tKML_MODE_{a.name} = {int(a)}," for a in m.ModeAction]
+    out += ["};", "", "enum kml_proxy_mode { /* the proxy's modes (FEEDBACK, MODE, transitions) */"]
+    out += [f"\tKML_MODE_{x.name} = {int(x)}," for x in m.Mode]
+    out += ["};", "", "enum kml_reason { /* why a mode transition happened */"]
+    out += [f"\tKML_REASON_{x.name} = {int(x)}," for x in m.Reason]
+    out += ["};", "", "enum kml_reject_reason { /* index of the FEEDBACK rejects counters */"]
+    out += [f"\tKML_REJECT_{x.name} = {int(x)}," for x in m.RejectReason]
     out += ["};", ""]
     tails = {
         "kml_hello": "followed by n_desc struct kml_desc",

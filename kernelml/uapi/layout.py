@@ -3,7 +3,9 @@ encoding/decoding and the generated C header, so the two cannot drift.
 
 A layout is an ordered list of ``(name, ctype)`` fields.  ``ctype`` is one of
 the fixed-width integer types below, or ``"char[N]"`` for a NUL-padded
-ASCII name.  Fields named ``_pad*`` must be zero on the wire.
+ASCII name: at most N-1 characters, no NUL inside, NUL-terminated and
+zero-filled to N bytes (decoding rejects anything else, so each name has one
+encoding).  Fields named ``_pad*`` must be zero on the wire.
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ class Layout:
             if _CHAR.match(ctype):
                 raw = v.encode("ascii") if isinstance(v, str) else bytes(v)
                 width = int(_CHAR.match(ctype).group(1))
+                if b"\0" in raw:
+                    raise ValueError(f"{self.cname}.{name}: {v!r} contains NUL")
                 if len(raw) >= width:
                     raise ValueError(f"{self.cname}.{name}: {v!r} longer than {width - 1} characters")
                 out.append(raw)
@@ -72,7 +76,11 @@ class Layout:
         vals = {}
         for (name, ctype), v in zip(self.fields, raw):
             if isinstance(v, bytes):
-                v = v.split(b"\0", 1)[0]
+                v, nul, rest = v.partition(b"\0")
+                if not nul:
+                    raise ValueError(f"{self.cname}.{name}: not NUL-terminated")
+                if rest.count(0) != len(rest):
+                    raise ValueError(f"{self.cname}.{name}: non-zero bytes after the NUL")
                 try:
                     v = v.decode("ascii")
                 except UnicodeDecodeError:

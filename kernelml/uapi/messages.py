@@ -140,8 +140,33 @@ N_MODES = len(Mode)
 
 
 def _names_check(name: str, what: str) -> None:
-    if not name.isascii() or len(name) >= NAME_LEN:
-        raise ValueError(f"{what} name {name!r}: ASCII, at most {NAME_LEN - 1} characters")
+    if not name.isascii() or len(name) >= NAME_LEN or "\0" in name:
+        raise ValueError(f"{what} name {name!r}: ASCII without NUL, at most {NAME_LEN - 1} characters")
+
+
+def _require(ok: bool, why: str) -> None:
+    if not ok:
+        raise ValueError(why)
+
+
+def _i64(values, what: str) -> np.ndarray:
+    """``values`` as a contiguous int64 array; ValueError for non-integers or
+    integers outside int64 (never a silent wrap or truncation)."""
+    try:
+        a = np.asarray(values)
+        if a.dtype == I64:
+            return np.ascontiguousarray(a)
+        if a.size == 0:
+            return np.zeros(a.shape, dtype=I64)
+        if a.dtype.kind == "O":  # Python ints beyond 64 bits
+            _require(all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in a.flat),
+                     f"{what}: integers required")
+            return np.array(a.tolist(), dtype=I64)  # OverflowError when out of range
+        _require(a.dtype.kind in "iu", f"{what}: integers required, got {a.dtype}")
+        _require(a.dtype.kind == "i" or int(a.max()) <= np.iinfo(I64).max, f"{what}: value above int64")
+        return np.ascontiguousarray(a, dtype=I64)
+    except (OverflowError, TypeError) as exc:
+        raise ValueError(f"{what}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -289,12 +314,17 @@ def _frame(mtype: MsgType, body: bytes, tail: bytes, seq: int) -> bytes:
 
 
 def encode(msg: Message, seq: int = 0) -> bytes:
-    """Encode one message as a frame; raises ValueError on out-of-range fields."""
+    """Encode one message as a frame; raises ValueError on out-of-range fields,
+    invalid enum values and non-integer payloads: whatever ``encode`` accepts,
+    ``decode`` accepts and returns unchanged (and every frame ``decode``
+    accepts is the encoding of what it returns)."""
     t = msg.TYPE
     if t == MsgType.HELLO:
+        _require(msg.proto_version == PROTOCOL_VERSION, f"HELLO: protocol version {msg.proto_version}")
         _names_check(msg.name, "subsystem")
         for d in msg.descs:
             _names_check(d.name, "descriptor")
+            DescKind(d.kind)  # ValueError when invalid
         body = HELLO_BODY.pack({"proto_version": msg.proto_version, "subsystem": msg.subsystem,
                                 "n_desc": len(msg.descs), "boot_id": msg.boot_id,
                                 "tick_ns": msg.tick_ns, "epoch": msg.epoch, "now": msg.now,
@@ -302,16 +332,17 @@ def encode(msg: Message, seq: int = 0) -> bytes:
         tail = b"".join(HELLO_DESC.pack({"kind": int(d.kind), "id": d.id, "record_kind": d.record_kind,
                                          "name": d.name}) for d in msg.descs)
     elif t == MsgType.TELEMETRY:
-        rec = np.asarray(msg.records)
+        rec = _i64(msg.records, "telemetry records")
         if rec.ndim != 2:
             raise ValueError("telemetry records must be a 2-D array (records x fields)")
+        _require(rec.shape[1] > 0 or rec.shape[0] == 0, "telemetry records with zero fields")
         body = TELEMETRY_BODY.pack({"subsystem": msg.subsystem, "record_kind": msg.record_kind,
                                     "n_fields": rec.shape[1], "n_records": rec.shape[0],
                                     "first_seq": msg.first_seq, "dropped": msg.dropped,
                                     "now": msg.now})
-        tail = np.ascontiguousarray(rec, dtype=I64).tobytes()
+        tail = rec.tobytes()
     elif t == MsgType.RECOMMENDATION:
-        words = np.ascontiguousarray(np.asarray(msg.words).ravel(), dtype=I64)
+        words = _i64(msg.words, "recommendation words").ravel()
         body = RECOMMENDATION_BODY.pack({"op_kind": msg.op_kind, "flags": msg.flags,
                                          "n_words": words.size, "epoch": msg.epoch,
                                          "expiry": msg.expiry, "model_id": msg.model_id})
@@ -319,17 +350,22 @@ def encode(msg: Message, seq: int = 0) -> bytes:
     elif t == MsgType.FEEDBACK:
         if len(msg.rejects) != N_REJECT_REASONS:
             raise ValueError(f"feedback needs {N_REJECT_REASONS} reject counters")
+        _require(0 <= msg.mode < N_MODES and msg.pinned in (0, 1), "FEEDBACK: invalid mode or pinned flag")
+        for tr in msg.transitions:
+            _require(0 <= tr.src < N_MODES and 0 <= tr.dst < N_MODES, "FEEDBACK: transition with invalid mode")
+            Reason(tr.reason)  # ValueError when invalid
         vals = {k: getattr(msg, k) for k in FEEDBACK_BODY.names if hasattr(msg, k)}
         vals.update({"pinned": int(msg.pinned), "n_transitions": len(msg.transitions)})
         vals.update({f"rejects{i}": r for i, r in enumerate(msg.rejects)})
         body = FEEDBACK_BODY.pack(vals)
         tail = b"".join(FEEDBACK_TRANSITION.pack(vars(tr)) for tr in msg.transitions)
     elif t == MsgType.HEARTBEAT:
-        body = HEARTBEAT_BODY.pack({"sender": int(msg.sender), "subsystem": msg.subsystem,
+        body = HEARTBEAT_BODY.pack({"sender": int(Sender(msg.sender)), "subsystem": msg.subsystem,
                                     "boot_id": msg.boot_id, "seq": msg.seq, "now": msg.now})
         tail = b""
     elif t == MsgType.MODE:
-        body = MODE_BODY.pack({"op_kind": msg.op_kind, "action": int(msg.action), "mode": msg.mode})
+        _require(0 <= msg.mode < N_MODES, f"MODE: invalid mode {msg.mode}")
+        body = MODE_BODY.pack({"op_kind": msg.op_kind, "action": int(ModeAction(msg.action)), "mode": msg.mode})
         tail = b""
     else:  # pragma: no cover
         raise TypeError(f"not a message: {msg!r}")
@@ -431,6 +467,7 @@ def _decode(buf: bytes) -> Message:
                 raise FrameError("FEEDBACK: non-zero padding in transition")
             if t["src"] >= N_MODES or t["dst"] >= N_MODES:
                 raise FrameError("FEEDBACK: transition with invalid mode")
+            _enum(Reason, t["reason"], "FEEDBACK transition reason")
             trs.append(Transition(t["at"], t["src"], t["dst"], t["reason"]))
         kw = {k: v for k, v in b.items() if k in Feedback.__dataclass_fields__}
         kw["pinned"] = bool(b["pinned"])

@@ -19,7 +19,10 @@ batch) and their sample variances:
     confident  iff  diff^2 * n_h * n_ml  >  z2 * (var_h * n_ml + var_ml * n_h)
 
 which is ``|diff| > z * stderr(diff)`` squared so that no square root or
-division is needed (``z2 = 4`` is z = 2, about 97.7 % one-sided).  Batch means
+division is needed.  The default ``z2 = 9`` (z = 3, about 99.87 % one-sided)
+is strict on purpose: the controller looks at the verdict after every poll,
+and each look is another chance of a false "better"; with the minimum gain
+(``min_gain_pm``) it also asks for a difference worth acting on.  Batch means
 are approximately normal even when single outcomes are heavy-tailed, and the
 batch size sets how much work one sample stands for.
 
@@ -109,7 +112,7 @@ class Efficiency:
     """
 
     def __init__(self, batch_units: int = 4096, window: int = 32, min_batches: int = 6,
-                 z2: int = 4, tolerance_pm: int = 20, min_gain_pm: int = 5) -> None:
+                 z2: int = 9, tolerance_pm: int = 20, min_gain_pm: int = 10) -> None:
         if batch_units <= 0 or window < 2 or min_batches < 2 or min_batches > window:
             raise ValueError("need batch_units > 0 and 2 <= min_batches <= window")
         self.batch_units = batch_units

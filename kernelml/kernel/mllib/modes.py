@@ -18,6 +18,12 @@ leaving it needs ML's mean to be *no longer below* human's (a gap between the
 two thresholds), and no efficiency-driven transition happens before
 ``min_dwell`` decisions in the current mode.
 
+Probation: when ML is worse with confidence while already in learning, the
+learning share is halved (1/8 -> 1/16 -> ... down to 1/(8 * max_backoff)),
+logged as a learning -> learning transition with reason WORSE, so a model
+that stays bad costs less and less; the share returns to normal on promotion
+and on recovery from emergency (a restarted agent starts afresh).
+
 An operator pin holds a mode against efficiency-driven transitions.  Safety
 triggers still force emergency (the subsystem's health comes first); when
 they clear, the pinned mode is restored.
@@ -67,6 +73,7 @@ class ModeConfig:
     min_dwell: int = 64  # decisions in a mode before an efficiency-driven transition
     recover_hold: int = 0  # clock ticks all triggers must stay clear before leaving emergency
     log_size: int = 64  # transitions kept for inspection and feedback
+    max_backoff: int = 32  # learning share divided by at most this on repeated WORSE
 
     def share(self, mode: Mode) -> tuple[int, int]:
         return (self.shares or DEFAULT_SHARES)[mode]
@@ -80,6 +87,7 @@ class ModeController:
             if den <= 0 or not 0 <= num <= den:
                 raise ValueError(f"share of {mode.name} must be num/den with 0 <= num <= den, den > 0")
         self.mode = start
+        self.backoff = 1
         self.pinned: Mode | None = None
         self.decisions_in_mode = 0
         self.clear_since: int | None = None
@@ -89,9 +97,14 @@ class ModeController:
         self.n_transitions += 1
 
     def share(self) -> tuple[int, int]:
-        return self.config.share(self.mode)
+        num, den = self.config.share(self.mode)
+        if self.mode == Mode.LEARNING:
+            den *= self.backoff
+        return num, den
 
     def _go(self, now: int, dst: Mode, reason: Reason) -> Transition:
+        if reason in (Reason.MATURE, Reason.RECOVERED, Reason.PINNED):
+            self.backoff = 1
         tr = Transition(now, int(self.mode), int(dst), int(reason))
         self.mode = dst
         self.decisions_in_mode = 0
@@ -130,6 +143,9 @@ class ModeController:
         if self.mode == Mode.LEARNING:
             if verdict.not_worse:
                 return self._go(now, Mode.COLLABORATION, Reason.MATURE)
+            if verdict.worse and self.backoff < self.config.max_backoff:
+                self.backoff *= 2
+                return self._go(now, Mode.LEARNING, Reason.WORSE)
         elif self.mode == Mode.COLLABORATION:
             if verdict.better:
                 return self._go(now, Mode.RECOMMENDATION, Reason.BETTER)

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ...uapi import messages as m
-from ...uapi.messages import Mode, RejectReason
+from ...uapi.messages import Mode, Reason, RejectReason
 from .counters import DecayingShare, RateWindow
 from .efficiency import HUMAN, ML, Efficiency
 from .modes import Health, ModeConfig, ModeController
@@ -361,7 +361,10 @@ class MLModelProxy:
     def _update_modes(self, now: int) -> None:
         h = self.health(now)
         for k in self.kinds.values():
-            k.ctl.update(now, h, k.eff.verdict())
+            tr = k.ctl.update(now, h, k.eff.verdict())
+            if tr is not None and tr.reason in (Reason.WORSE, Reason.NOT_BETTER):
+                # the verdict was reached on this evidence: the next one needs fresh ML batches
+                k.eff.forget(ML)
 
     # -- feedback and inspection ------------------------------------------------
     def feedback(self, op_id: int, now: int) -> m.Feedback:

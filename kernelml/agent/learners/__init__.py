@@ -1,0 +1,10 @@
+"""The registry of learners: name -> "module:Class".  Every entry passes the
+shared conformance suite (tests/test_agent_conformance.py)."""
+
+from ...registry import Registry
+
+LEARNERS = Registry("learner", {
+    "toy-table": "kernelml.agent.learners.toy_table:ToyTable",
+    "toy-random": "kernelml.agent.learners.toy_table:ToyRandom",
+    "toy-inverted": "kernelml.agent.learners.toy_table:ToyInverted",
+})
