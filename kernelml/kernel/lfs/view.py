@@ -27,6 +27,7 @@ class SegmentView:
     total_segments: int
     rng: np.random.Generator  # seeded; the only randomness a policy may use
     future_valid: np.ndarray | None = None  # int32, oracle only: blocks still valid at the horizon
+    created: np.ndarray | None = None  # int64: time of the first append since the segment's last erase (CAT's age = now - created)
 
     @property
     def n_candidates(self) -> int:
