@@ -45,7 +45,7 @@ PAGE_WORKLOADS = Registry("page workload", {
     "masim-stairs": "kernelml.workloads.masim:masim_stairs",
 })
 
-BLOCK_FORMATS = ("csv", "blkparse", "msr", "mqsim", "cloudphysics", "alibaba")
+BLOCK_FORMATS = ("csv", "blkparse", "msr", "mqsim", "cloudphysics", "alibaba", "kmt")
 PAGE_FORMATS = ("pages", "lackey", "vmtrace")
 
 
@@ -64,6 +64,9 @@ def make_pages(name: str, n_pages: int | None = None, duration_s: float = 300.0,
 def open_trace(path: str, fmt: str, n_blocks: int | None = None, fold: str = "dense", **opts) -> BlockWorkload:
     """Open a block trace file (formats in ``BLOCK_FORMATS``); see
     :func:`kernelml.workloads.readers.open_trace`."""
+    if fmt == "kmt":  # the compact format of `kernelml capture block`
+        from kernelml.workloads.kmt import open_kmt
+        return open_kmt(path, n_blocks=n_blocks, fold=fold, **opts)
     from kernelml.workloads.readers import open_trace as _open_trace
     return _open_trace(path, fmt, n_blocks=n_blocks, fold=fold, **opts)
 

@@ -38,6 +38,10 @@ DEFAULT_CHUNK = 1 << 16
 _BATCH = 1 << 16  # internal generation batch (fixed, so streams do not depend on chunk)
 
 
+class TraceFormatError(ValueError):
+    """The file does not look like the format it was opened as."""
+
+
 @dataclass
 class BlockChunk:
     """Equal-length arrays: one entry per 4 KiB block operation."""

@@ -24,7 +24,7 @@ from typing import Iterator
 
 import numpy as np
 
-from kernelml.workloads.base import DEFAULT_CHUNK, HINT_NONE, BlockChunk, BlockWorkload, rechunk
+from kernelml.workloads.base import DEFAULT_CHUNK, HINT_NONE, BlockChunk, BlockWorkload, TraceFormatError, rechunk  # noqa: F401
 from kernelml.workloads.blkparse import ACTIONS, parse_blkparse_lines
 from kernelml.workloads.fold import FOLDS, DenseMap, expand_requests
 from kernelml.workloads.formats import BLOCK_FORMATS, FORMATS
@@ -32,10 +32,6 @@ from kernelml.workloads.parse import (FIRST_BAD, N_BAD, N_BLANK, N_HEADER, N_LIN
                                       R_READ, R_TRIM, R_WRITE, count_lines, parse_block_lines, read_lines)
 
 MAX_REQUEST_BYTES = 1 << 36  # 64 GiB: larger requests are skipped and counted
-
-
-class TraceFormatError(ValueError):
-    """The file does not look like the format it was opened as."""
 
 
 @dataclass

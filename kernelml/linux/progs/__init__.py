@@ -1,0 +1,1 @@
+"""Programs run as separate processes by the capture workloads."""
