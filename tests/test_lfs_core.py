@@ -109,7 +109,7 @@ def test_table_source_keeps_segments_pure_and_charges_lineage():
     seen = []
     sim.on_clean = lambda s, mv, rc: seen.append(s)
     writes = []
-    sim.on_writes = lambda lba, t, h, c: writes.append((lba.copy(), c.copy()))
+    sim.on_writes = lambda lba, t, h, c, age: writes.append((lba.copy(), c.copy()))
     rng = np.random.default_rng(9)
     for k in range(8):
         src = k % 2

@@ -17,7 +17,7 @@ from lfs_helpers import hotcold, simulate, uniform, waf
 
 def classes_of(sim, lba, **kw):
     got = []
-    sim.on_writes = lambda l, t, h, c: got.append(c.copy())
+    sim.on_writes = lambda l, t, h, c, age: got.append(c.copy())
     sim.apply(lba=np.asarray(lba, np.int64), **kw)
     sim.on_writes = None
     return np.concatenate(got)

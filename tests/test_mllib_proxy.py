@@ -243,8 +243,13 @@ def test_switchback_charge_respects_blocks_and_washout():
     ch = InProcChannel()
     proxy = MLModelProxy(9, "t", ch.kernel, ProxyConfig(start_mode=Mode.COLLABORATION,
                                                         mode=ModeConfig(min_dwell=10**9)))
-    proxy.register(OpKind(OP, "pick", human=lambda c: 0, block=4, washout=1,
+    proxy.register(OpKind(OP, "pick", human=lambda c: 0, block=4, washout=1, parse=parse,
+                          apply=lambda rec, ctx: rec if ctx is None else None,
                           efficiency={"batch_units": 1, "window": 64, "min_batches": 2}))
+    ch.agent.send(hb())
+    ch.agent.send(rec(5, 1))
+    proxy.poll(0)
+    proxy.pin(OP, Mode.COLLABORATION, 0)
     seen = []
     for _ in range(16):
         proxy.decide(OP, None, 0)
@@ -253,6 +258,11 @@ def test_switchback_charge_respects_blocks_and_washout():
     # blocks of 4 alternate ML, human; the first op of each block is washout (None)
     assert seen == [None, ML, ML, ML, None, HUMAN, HUMAN, HUMAN] * 2
     assert proxy.kinds[OP].eff.totals(ML)[2] == 6 and proxy.kinds[OP].eff.totals(HUMAN)[2] == 6
+    # an ML block whose decisions fall back (the recommendation does not fit) is billed to human-made
+    for _ in range(8):
+        proxy.decide(OP, "no fit", 0)
+        proxy.charge(OP, 1, 1)
+    assert proxy.kinds[OP].eff.totals(ML)[2] == 6 and proxy.kinds[OP].eff.totals(HUMAN)[2] == 12
 
 
 def test_validator_bug_does_not_crash_the_subsystem():

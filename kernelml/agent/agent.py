@@ -25,7 +25,7 @@ from .learners import LEARNERS
 log = logging.getLogger("kernelml.agent")
 
 # subsystem name (from HELLO) -> default learner name
-DEFAULT_LEARNERS = {"toy-dispatch": "toy-table"}
+DEFAULT_LEARNERS = {"toy-dispatch": "toy-table", "lfs": "lfs-lifetime"}
 
 
 @dataclass

@@ -96,13 +96,18 @@ def run_gc(workload=None, *, trace: str | None = None, fmt: str | None = None,
            blocks_per_seg: int = 512, regime: str = "f2fs", fill: bool = True,
            count_fill: bool = False, debug: bool = False, samples: int = 200,
            reserved: int = -1, bg_gc: bool = True, chooser=None, on_clean=None, on_writes=None,
-           progress: Callable[[int, int], None] | None = None, workload_params: dict | None = None
-           ) -> dict:
+           progress: Callable[[int, int], None] | None = None, workload_params: dict | None = None,
+           controller=None) -> dict:
     """Run one simulation and return its result dict (see module docstring).
 
     ``writes`` bounds the measured user writes (generators: the stream is
     ``warmup + writes`` long; traces: the stream is cut there).  ``chooser``
-    replaces the policy's ``select`` (e.g. an ML proxy wrapping it)."""
+    replaces the policy's ``select`` (e.g. an ML proxy wrapping it).
+    ``controller(sim) -> object`` builds, once the device exists, an object
+    with ``next_part(max_writes) -> int`` (called before each piece of the
+    stream: how many user writes may go before it wants to act again) and
+    ``after_part()`` (called after each piece) — how the ML proxy decides
+    placement per run of writes and steps its agent."""
     if not 0.0 < spare < 1.0:
         raise ValueError(f"spare must be strictly between 0 and 1, got {spare}")
     if regime not in ("f2fs", "sepbit"):
@@ -124,6 +129,7 @@ def run_gc(workload=None, *, trace: str | None = None, fmt: str | None = None,
                     gc_mtime_source=policy == "f2fs-atgc")
     sim = LfsSim(cfg, pl, chooser if chooser is not None else pol, on_clean=on_clean,
                  on_writes=on_writes)
+    ctl = controller(sim) if controller is not None else None
     t0 = time.perf_counter()
     stream = None
     nwi = None
@@ -172,13 +178,13 @@ def run_gc(workload=None, *, trace: str | None = None, fmt: str | None = None,
             if not measuring:  # split at the end of the warm-up
                 cut = _cut_at_writes(part.op, warmup - applied_user)
                 if cut < len(part):
-                    _apply(sim, part.slice(0, cut), has_time, has_hints, nwi, pos)
+                    _apply(sim, part.slice(0, cut), has_time, has_hints, nwi, pos, ctl)
                     applied_user += int(np.count_nonzero(part.op[:cut] == 0))
                     pos += cut
                     part = part.slice(cut, len(part))
                     sim.begin_measurement()
                     measuring = True
-            _apply(sim, part, has_time, has_hints, nwi, pos)
+            _apply(sim, part, has_time, has_hints, nwi, pos, ctl)
             pos += len(part)
             applied_user += int(np.count_nonzero(part.op == 0))
             if progress is not None:
@@ -188,8 +194,10 @@ def run_gc(workload=None, *, trace: str | None = None, fmt: str | None = None,
         if limit is not None and applied_user >= limit:
             break
     elapsed = time.perf_counter() - t0
-    return _result(sim, name, policy, pl, spare, regime, fill_stats, elapsed, seed, count_fill,
-                   w)
+    res = _result(sim, name, policy, pl, spare, regime, fill_stats, elapsed, seed, count_fill, w)
+    if ctl is not None and hasattr(ctl, "result"):
+        res.update(ctl.result())
+    return res
 
 
 def _cut_at_writes(op: np.ndarray, budget: int) -> int:
@@ -203,8 +211,17 @@ def _cut_at_writes(op: np.ndarray, budget: int) -> int:
     return int(wpos[budget])
 
 
-def _apply(sim: LfsSim, part, has_time: bool, has_hints: bool, nwi, pos: int) -> None:
+def _apply(sim: LfsSim, part, has_time: bool, has_hints: bool, nwi, pos: int, ctl=None) -> None:
     if len(part) == 0:
+        return
+    if ctl is not None:  # pieces as the controller asks, acting between them
+        a = 0
+        while a < len(part):
+            rest = part.slice(a, len(part))
+            cut = max(1, _cut_at_writes(rest.op, ctl.next_part(len(rest))))
+            _apply(sim, rest.slice(0, cut), has_time, has_hints, nwi, pos + a)
+            ctl.after_part()
+            a += cut
         return
     sim.apply(op=part.op, lba=part.lba, time_us=part.time_us if has_time else None,
               hint=part.hint if has_hints else None,

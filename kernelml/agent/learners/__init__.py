@@ -7,4 +7,7 @@ LEARNERS = Registry("learner", {
     "toy-table": "kernelml.agent.learners.toy_table:ToyTable",
     "toy-random": "kernelml.agent.learners.toy_table:ToyRandom",
     "toy-inverted": "kernelml.agent.learners.toy_table:ToyInverted",
+    "lfs-lifetime": "kernelml.agent.learners.lfs_lifetime:LifetimeTable",
+    "lfs-random": "kernelml.agent.learners.lfs_lifetime:LifetimeRandom",
+    "lfs-inverted": "kernelml.agent.learners.lfs_lifetime:LifetimeInverted",
 })

@@ -199,22 +199,23 @@ def _invalidate(segi, segl, physt, freeq, clh, cand, ctr, cfg, p, t):
 @inline
 def _move(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, pp, ps, lb, ring, tab, tpp,
           v, off, t, mt):
-    """GC copy of the block at offset ``off`` of sealed segment ``v`` into the
-    log its placement names; the copy keeps the segment's lineage."""
+    """GC copy of the block at offset ``off`` of sealed segment ``v``: a
+    placement decision like a user write's, made by the source in charge of
+    placement now (``K_SOURCE``), whose lineage the copy then has."""
     bps = cfg[K_BPS]
     p = v * bps + off
     x = physt[RMAP, p]
-    vsrc = segi[SOURCE, v]
-    if vsrc == 0:
+    src = cfg[K_SOURCE]
+    if src == 0:
         cls = gc_class(cfg[K_KIND], pp, ps, lb, ring, lbat, tab, tpp, x, ctr[C_SPOS], ctr[C_NOW])
     else:
-        cls = ml_gc_class(tab, tpp, x)
+        cls = ml_gc_class(tab, tpp, lbat, x, ctr[C_NOW])
     ver = physt[PVER, p] if cfg[K_DEBUG] != 0 else 0
     physt[RMAP, p] = -1
     segi[VALID, v] -= 1
     ctr[C_SINV] += 1
     ctr[C_GCW] += 1
-    return _append(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, x, cls, vsrc, t, mt, ver,
+    return _append(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, x, cls, src, t, mt, ver,
                    True)
 
 
@@ -228,8 +229,8 @@ def gc_collect(v, segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, pp
         return -1
     acc = ctr[C_NOW]
     vsrc = segi[SOURCE, v]
-    if vsrc == 0:
-        on_collect(cfg[K_KIND], pp, ps, segi[CLASS, v], segl[CTIME, v], acc)
+    # the human-made placement learns from its own segments only (SepBIT's lifespans)
+    on_collect(cfg[K_KIND], pp, ps, segi[CLASS, v] if vsrc == 0 else -1, segl[CTIME, v], acc)
     mt = acc if cfg[K_GC_MTIME] == 0 else segl[MTIME, v]
     bps = cfg[K_BPS]
     base = v * bps
@@ -284,7 +285,8 @@ def _stimulate(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, pp, p
 def run(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, pp, ps, lb, ring, tab, tpp,
         chunk, i0, i1, stop_user, next_wake):
     """Apply operations ``i0 <= i < i1`` of ``chunk`` (int64 rows: op, lba,
-    time_us, hint, next_write_index, class out).  Returns ``(i, reason)``:
+    time_us, hint, next_write_index, class out, age of the LBA's previous
+    write out (0: never written)).  Returns ``(i, reason)``:
     the first operation not applied and why the loop stopped."""
     regime = cfg[K_REGIME]
     reserved = cfg[K_RESERVED]
@@ -324,7 +326,9 @@ def run(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, pp, ps, lb, 
             log_valid = ctr[C_LOGB] - ctr[C_SINV]
             c = user_class(kind, pp, ps, lb, ring, lbat, tab, tpp, x, h, spos, acc, log_valid)
             if src != 0:
-                c = ml_user_class(tab, tpp, x)
+                c = ml_user_class(tab, tpp, lbat, x, h, acc)
+            lw = lbat[LWT, x]
+            chunk[6, i] = acc - lw if lw > 0 else 0
             if not _append(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, x, c, src,
                            acc, acc, spos, False):
                 return i, R_ERROR
@@ -348,6 +352,7 @@ def run(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, pp, ps, lb, 
                 lbat[LVER, x] = -1
             ctr[C_TRIM] += 1
             chunk[5, i] = -1
+            chunk[6, i] = 0
         ctr[C_SPOS] = spos + 1
         ctr[C_LAST_TIME] = t_us
         i += 1

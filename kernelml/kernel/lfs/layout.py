@@ -35,7 +35,8 @@ FMAP = 0  # forward map: physical block (segno * blocks_per_seg + offset), -1 un
 LWT = 1  # time of the LBA's last user write (0: never written)
 DEATH = 2  # stream position of the next write/trim of this LBA's data (oracle), NEVER if none
 LVER = 3  # debug: stream position of the LBA's latest write, -1 trimmed / never
-LBAT_ROWS = 4
+MLMAP = 4  # ML hint map: 0 none, 1..15 the rate group user space assigned to the LBA
+LBAT_ROWS = 5
 
 # --- per-physical-block int64 rows: physt[ROW, pblk] --------------------------
 RMAP = 0  # reverse map: LBA stored there, -1 invalid or unwritten (the valid bitmap)
@@ -101,7 +102,13 @@ REGIME_SEPBIT = 1
 T_SHIFT = 0  # class = table[lba >> shift]
 T_NCLASS = 1  # classes the table may name (values are clipped to 0..n-1)
 T_GC_MODE = 2  # GC of ML-placed data: 0 -> dedicated class T_NCLASS, 1 -> table lookup again
+T_MODE = 3  # TABLE_RANGE: class = table[lba >> shift]; TABLE_FEATURE: see placement.table
+T_NBUCKET = 4  # feature mode: age buckets per hint row
+T_NHINT = 5  # feature mode: rows of the user table (4 hint rows, then one per ML map group)
 N_TPP = 8
+
+TABLE_RANGE = 0
+TABLE_FEATURE = 1
 
 # --- reasons the write path returns to Python ---------------------------------------
 R_DONE = 0  # reached the end of the chunk

@@ -16,9 +16,10 @@ Hooks for the ML proxy:
 ``on_clean(source, moved, reclaimed)``
     after every collected victim: the lineage of its data (who placed it),
     blocks GC had to copy, and invalid blocks it reclaimed;
-``on_writes(lba, time_us, hint, cls)``
+``on_writes(lba, time_us, hint, cls, prev_age)``
     once per chunk, the user writes just applied with the class (log) each
-    went to (int64 arrays, no per-write Python call);
+    went to and the age of the LBA's previous write on the logical clock
+    (0: first write) (int64 arrays, no per-write Python call);
 :meth:`LfsSim.set_table` / :meth:`LfsSim.set_source`
     install a placement table and choose, per chunk, whether user writes
     follow the human-made placement (source 0) or the table (source 1);
@@ -41,13 +42,13 @@ from .layout import (C_AUTOFREE, C_BORROW, C_CLEANED_SRC0, C_CLEANED_SRC1, C_ERR
                      C_TRIM, C_USER, CLASS, DEATH, ERASE, ERRORS, FIRST, FMAP, K_AUTOFREE, K_BPS,
                      K_DEBUG, K_EAGER, K_GC_MTIME, K_GP_PM, K_HAS_HINT, K_HAS_NWI, K_HAS_TIME,
                      K_KIND, K_MIN_INV, K_NCLASS, K_NLBAS, K_NSEGS, K_REGIME, K_RESERVED, K_SOURCE,
-                     K_STIM, LASTMOD, LBAT_ROWS, LVER, MTIME, N_CFG, N_CTR, NEVER, NEXT,
+                     K_STIM, LASTMOD, LBAT_ROWS, LVER, MLMAP, MTIME, N_CFG, N_CTR, NEVER, NEXT,
                      NO_WAKE, PHYST_ROWS, PREV, R_BG_WAKE, R_DONE, R_FG_GC, R_SEPBIT_GC,
                      R_STOP, REGIME_F2FS, REGIME_SEPBIT, SEALED, SEGI_ROWS, SEGL_ROWS, SOURCE,
                      STATE, VALID, WP)
 from .placement.base import KIND_SSDFS, KIND_TABLE, Placement
 from .placement.single import Single
-from .placement.table import Table, check_table, table_params
+from .placement.table import Table, check_feature_table, check_table, feature_params, table_params
 from .view import SegmentView
 
 MAX_TABLE_CLASSES = 64
@@ -192,6 +193,27 @@ class LfsSim:
         self.ml_table = True
         self._set_reserved()
 
+    def set_feature_table(self, user, gc, n_classes: int, n_hint: int, nb: int) -> None:
+        """Install (or replace) a feature table for source-1 chunks (see
+        :mod:`.placement.table`): user class by (hint, age bucket of the
+        LBA's previous write), GC class by (class of the victim, age bucket
+        of the moved block).  Validated here, once, like any recommendation
+        from user space."""
+        self.tab = check_feature_table(user, gc, n_classes, n_hint, nb)
+        self.tpp = feature_params(n_classes, n_hint, nb)
+        self.table_gc_classes = n_classes
+        self.ml_table = True
+        self._set_reserved()
+
+    def set_map(self, offset: int, groups: np.ndarray) -> None:
+        """Write ML hint-map groups (0..15) for LBAs ``offset ..`` (validated)."""
+        g = np.asarray(groups)
+        if offset < 0 or offset + g.size > self.n_lbas:
+            raise ValueError("map chunk outside the logical space")
+        if g.size and (g.min() < 0 or g.max() > 15):
+            raise ValueError("map groups must be in 0..15")
+        self.lbat[MLMAP, offset:offset + g.size] = g
+
     def set_source(self, source: int) -> None:
         """0: user writes follow the human-made placement; 1: the table."""
         if source not in (0, 1):
@@ -210,9 +232,11 @@ class LfsSim:
             # enough for the usual GC pass: each destination log can fill
             # at most once per victim, but rarely more than two do; a pass
             # that runs out borrows room in another open log (counted)
-            r = min(2, int(self.placement.gc_classes(self.n_lbas, self.bps)))
+            # GC copies are placed by one source at a time (the one placing now)
+            g = int(self.placement.gc_classes(self.n_lbas, self.bps))
             if self.ml_table:
-                r += min(2, self.table_gc_classes)
+                g = max(g, self.table_gc_classes)
+            r = min(2, g)
         self.cfgv[K_RESERVED] = r
 
     @property
@@ -250,13 +274,14 @@ class LfsSim:
             return
         if source is not None:
             self.set_source(source)
-        ch = np.empty((6, n), np.int64)
+        ch = np.empty((7, n), np.int64)
         ch[0] = 0 if op is None else op
         ch[1] = lba
         ch[2] = 0 if time_us is None else time_us
         ch[3] = 0 if hint is None else hint
         ch[4] = -1 if nwi is None else nwi
         ch[5] = -1
+        ch[6] = 0
         needs_future = self._needs_future or self.placement.needs_future
         if needs_future and nwi is None:
             raise ValueError("this policy or placement is an oracle: it needs next_write_index")
@@ -289,7 +314,7 @@ class LfsSim:
                 raise SimError(ERRORS.get(int(self.ctr[C_ERR]), "write path error"))
         if self.on_writes is not None:
             w = ch[0] == 0
-            self.on_writes(ch[1][w], ch[2][w], ch[3][w], ch[5][w])
+            self.on_writes(ch[1][w], ch[2][w], ch[3][w], ch[5][w], ch[6][w])
 
     # --- garbage collection ---------------------------------------------------------------
     def candidates(self) -> np.ndarray:

@@ -75,7 +75,7 @@ class Verdict:
     better: bool  # ML cheaper, with confidence and by at least min_gain_pm
     worse: bool  # ML dearer, with confidence and by more than tolerance_pm
     not_worse: bool  # ML at most tolerance_pm dearer (point estimate)
-    no_longer_better: bool  # ML's mean is not below human's
+    no_longer_better: bool  # ML's mean above human's by at least one standard error
 
 
 class _Side:
@@ -154,11 +154,14 @@ class Efficiency:
         if not mature:
             return Verdict(n_h, n_m, m_h, m_m, False, False, False, False, False)
         diff = m_h - m_m
-        confident = diff * diff * n_h * n_m > self.z2 * (v_h * n_m + v_m * n_h)
+        spread = v_h * n_m + v_m * n_h  # n_h * n_m * stderr(diff)^2
+        confident = diff * diff * n_h * n_m > self.z2 * spread
         better = diff > 0 and confident and diff * 1000 >= self.min_gain_pm * m_h
         worse = diff < 0 and confident and -diff * 1000 > self.tolerance_pm * m_h
         not_worse = m_m * 1000 <= m_h * (1000 + self.tolerance_pm)
-        return Verdict(n_h, n_m, m_h, m_m, True, better, worse, not_worse, diff <= 0)
+        # "no longer better": ML's mean above human's by at least one standard error
+        no_longer = diff <= 0 and diff * diff * n_h * n_m >= spread
+        return Verdict(n_h, n_m, m_h, m_m, True, better, worse, not_worse, no_longer)
 
     def totals(self, source: int) -> tuple[int, int, int]:
         s = self.sides[source]

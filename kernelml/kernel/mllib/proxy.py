@@ -63,6 +63,9 @@ class OpKind:
     are charged (see :mod:`.efficiency`).
     ``block``: operations per interleaving block; ``washout``: operations at
     the start of a block whose :meth:`MLModelProxy.charge` is not billed.
+    ``judged_with``: the id of an op kind registered before whose evidence
+    this one shares (its consequences land in the same outcomes); its own
+    transitions then never drop that evidence.
     """
 
     id: int
@@ -74,6 +77,7 @@ class OpKind:
     block: int = 1
     washout: int = 0
     efficiency: dict = field(default_factory=dict)  # Efficiency(**efficiency)
+    judged_with: int | None = None  # share this registered kind's evidence instead of keeping its own
 
 
 @dataclass
@@ -96,12 +100,12 @@ class ProxyConfig:
 
 class _Kind:
     __slots__ = ("op", "ctl", "eff", "counter", "rec", "last_epoch", "rate", "fallbacks",
-                 "fb_sent", "block", "washout")
+                 "fb_sent", "block", "washout", "last", "decided")
 
-    def __init__(self, op: OpKind, cfg: ProxyConfig, now: int) -> None:
+    def __init__(self, op: OpKind, cfg: ProxyConfig, now: int, eff: Efficiency | None = None) -> None:
         self.op = op
         self.ctl = ModeController(cfg.mode, cfg.start_mode, now)
-        self.eff = Efficiency(**op.efficiency)
+        self.eff = eff if eff is not None else Efficiency(**op.efficiency)
         self.counter = 0
         self.rec = None  # (epoch, expiry, parsed, model_id)
         self.last_epoch = 0
@@ -110,6 +114,8 @@ class _Kind:
         self.fb_sent = 0  # transitions already exported
         self.block = max(1, op.block)
         self.washout = op.washout
+        self.last = HUMAN  # source of the latest decision
+        self.decided = [0, 0]  # decisions of this kind per source
 
 
 class MLModelProxy:
@@ -143,7 +149,12 @@ class MLModelProxy:
     def register(self, op: OpKind) -> None:
         if op.id in self.kinds or not 0 <= op.id < m.ALL_KINDS:
             raise ValueError(f"op kind id {op.id} already registered or out of range")
-        self.kinds[op.id] = _Kind(op, self.cfg, self.now)
+        eff = None
+        if op.judged_with is not None:
+            if op.judged_with not in self.kinds:
+                raise ValueError(f"judged_with names op kind {op.judged_with}, not registered yet")
+            eff = self.kinds[op.judged_with].eff
+        self.kinds[op.id] = _Kind(op, self.cfg, self.now, eff)
 
     def register_record(self, record_kind: int, fields: list[str]) -> None:
         """Declare a telemetry record kind and its integer fields (sent in HELLO)."""
@@ -198,21 +209,23 @@ class MLModelProxy:
                     choice = None
                 if choice is not None:
                     k.eff.decided(ML)
+                    k.last = ML
+                    k.decided[ML] += 1
                     return ML, choice
                 k.fallbacks += 1
         k.eff.decided(HUMAN)
+        k.last = HUMAN
+        k.decided[HUMAN] += 1
         return HUMAN, k.op.human(ctx)
 
     def source_in_control(self, op_id: int) -> int | None:
-        """Source of the block the last decision belonged to, or None during its washout."""
+        """Source that made the last decision of this kind, or None during the
+        washout at the start of its block (or before any decision).  A block
+        given to ML whose decisions fell back is the human-made policy's."""
         k = self.kinds[op_id]
-        if k.counter == 0:
+        if k.counter == 0 or (k.counter - 1) % k.block < k.washout:
             return None
-        c = k.counter - 1
-        if c % k.block < k.washout:
-            return None
-        num, den = k.ctl.share()
-        return ML if num > 0 and (c // k.block) % den < num else HUMAN
+        return k.last
 
     # -- efficiency ----------------------------------------------------------
     def account(self, op_id: int, source: int, outcome) -> None:
@@ -362,7 +375,7 @@ class MLModelProxy:
         h = self.health(now)
         for k in self.kinds.values():
             tr = k.ctl.update(now, h, k.eff.verdict())
-            if tr is not None and tr.reason in (Reason.WORSE, Reason.NOT_BETTER):
+            if tr is not None and tr.reason in (Reason.WORSE, Reason.NOT_BETTER) and k.op.judged_with is None:
                 # the verdict was reached on this evidence: the next one needs fresh ML batches
                 k.eff.forget(ML)
 
@@ -370,8 +383,9 @@ class MLModelProxy:
     def feedback(self, op_id: int, now: int) -> m.Feedback:
         k = self.kinds[op_id]
         v = k.eff.verdict()
-        hd, hc, hu = k.eff.totals(HUMAN)
-        md, mc, mu = k.eff.totals(ML)
+        _, hc, hu = k.eff.totals(HUMAN)
+        _, mc, mu = k.eff.totals(ML)
+        hd, md = k.decided
         new = k.ctl.n_transitions - k.fb_sent
         trs = tuple(list(k.ctl.log)[-min(new, 16, len(k.ctl.log)):]) if new > 0 else ()
         k.fb_sent = k.ctl.n_transitions
@@ -387,6 +401,5 @@ class MLModelProxy:
 
     def ml_share_pm(self, op_id: int) -> int:
         """Per mille of this kind's decisions that ML made."""
-        k = self.kinds[op_id]
-        total = k.eff.sides[HUMAN].decisions + k.eff.sides[ML].decisions
-        return k.eff.sides[ML].decisions * 1000 // total if total else 0
+        h, ml = self.kinds[op_id].decided
+        return ml * 1000 // (h + ml) if h + ml else 0

@@ -34,7 +34,7 @@ def user_class(kind, pp, ps, lb, ring, lbat, tab, tpp, x, hint, spos, acc, log_v
     if kind == KIND_SSDFS:
         return ssdfs.leb_class(pp, x)
     if kind == KIND_TABLE:
-        return table.user_class(tab, tpp, x)
+        return table.user_class(tab, tpp, lbat, x, hint, acc)
     return single.user_class()
 
 
@@ -54,7 +54,7 @@ def gc_class(kind, pp, ps, lb, ring, lbat, tab, tpp, x, spos, acc):
     if kind == KIND_SSDFS:
         return ssdfs.leb_class(pp, x)
     if kind == KIND_TABLE:
-        return table.gc_class(tab, tpp, x)
+        return table.gc_class(tab, tpp, lbat, x, acc)
     return single.gc_class()
 
 
@@ -66,10 +66,10 @@ def on_collect(kind, pp, ps, vcls, vctime, acc):
 
 
 @hot
-def ml_user_class(tab, tpp, x):
-    return table.user_class(tab, tpp, x)
+def ml_user_class(tab, tpp, lbat, x, hint, acc):
+    return table.user_class(tab, tpp, lbat, x, hint, acc)
 
 
 @hot
-def ml_gc_class(tab, tpp, x):
-    return table.gc_class(tab, tpp, x)
+def ml_gc_class(tab, tpp, lbat, x, acc):
+    return table.gc_class(tab, tpp, lbat, x, acc)

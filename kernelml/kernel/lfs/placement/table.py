@@ -10,6 +10,24 @@ Blocks GC moves out of segments this placement filled (ML lineage) go either
 to one dedicated class ``n`` (``gc_mode=0``, like SepGC) or through the
 table again (``gc_mode=1``).  Used as the main placement it is an ordinary
 static partition (e.g. a hot/cold split known in advance).
+
+Feature mode (``T_MODE = TABLE_FEATURE``, the form of the ``lfs`` uapi's
+``OP_PLACEMENT`` recommendation): the table is indexed by what the write
+path knows about a block rather than by its address.  With ``v = now -
+last_write(lba)`` (0 when the LBA was never written) and ``bucket(v)`` its
+bit length capped at ``nb - 1``::
+
+    row        = hint                if map[lba] == 0
+                 3 + map[lba]        otherwise (map[lba] in 1..15)
+    user class = table[row * nb + bucket(v)]
+    GC class   = table[(n_rows + row) * nb + bucket(age)]
+
+``map`` is a per-LBA hint array (4 bits of information per LBA) that user
+space fills with its estimate of each LBA's update rate (0: no estimate);
+``age = now - last_write(lba)`` of the block being moved (for a GC copy the
+row uses hint 0: the write's hint is not kept); every class is in ``0 .. n
+- 1`` (a GC copy may rejoin a user class).  One bit-length loop, one
+multiply-add and two loads per block.
 """
 
 from __future__ import annotations
@@ -18,17 +36,23 @@ import numpy as np
 
 from ..jit import hot
 
-from ..layout import N_TPP, T_GC_MODE, T_NCLASS, T_SHIFT
+from ..layout import (LWT, MLMAP, N_TPP, T_GC_MODE, T_MODE, T_NBUCKET, T_NCLASS, T_NHINT, T_SHIFT,
+                      TABLE_FEATURE)
 from .base import KIND_TABLE, Placement
 
 
 @hot
-def user_class(table, tpp, x) -> int:
-    i = x >> tpp[T_SHIFT]
-    if i >= table.shape[0]:
-        i = table.shape[0] - 1
-    c = table[i]
-    n = tpp[T_NCLASS]
+def bucket(v, nb) -> int:
+    """Bit length of ``v`` (0 for v <= 0), capped at ``nb - 1`` (fls64)."""
+    b = 0
+    while v > 0 and b < nb - 1:
+        v >>= 1
+        b += 1
+    return b
+
+
+@hot
+def _clip(c, n) -> int:
     if c < 0:
         return 0
     if c >= n:
@@ -37,10 +61,39 @@ def user_class(table, tpp, x) -> int:
 
 
 @hot
-def gc_class(table, tpp, x) -> int:
+def _row(tpp, lbat, x, hint) -> int:
+    g = lbat[MLMAP, x]
+    row = hint if g == 0 else 3 + g
+    if row < 0 or row >= tpp[T_NHINT]:
+        return 0
+    return row
+
+
+@hot
+def user_class(table, tpp, lbat, x, hint, acc) -> int:
+    n = tpp[T_NCLASS]
+    if tpp[T_MODE] == TABLE_FEATURE:
+        nb = tpp[T_NBUCKET]
+        lw = lbat[LWT, x]
+        row = _row(tpp, lbat, x, hint)
+        return _clip(table[row * nb + bucket(acc - lw if lw > 0 else 0, nb)], n)
+    i = x >> tpp[T_SHIFT]
+    if i >= table.shape[0]:
+        i = table.shape[0] - 1
+    return _clip(table[i], n)
+
+
+@hot
+def gc_class(table, tpp, lbat, x, acc) -> int:
+    n = tpp[T_NCLASS]
+    if tpp[T_MODE] == TABLE_FEATURE:
+        nb = tpp[T_NBUCKET]
+        lw = lbat[LWT, x]
+        row = _row(tpp, lbat, x, 0)
+        return _clip(table[(tpp[T_NHINT] + row) * nb + bucket(acc - lw if lw > 0 else 0, nb)], n)
     if tpp[T_GC_MODE] == 0:
-        return tpp[T_NCLASS]
-    return user_class(table, tpp, x)
+        return n
+    return user_class(table, tpp, lbat, x, 0, acc)
 
 
 def table_params(n_classes: int, shift: int, gc_mode: int) -> np.ndarray:
@@ -49,6 +102,32 @@ def table_params(n_classes: int, shift: int, gc_mode: int) -> np.ndarray:
     tpp[T_NCLASS] = n_classes
     tpp[T_GC_MODE] = gc_mode
     return tpp
+
+
+def feature_params(n_classes: int, n_hint: int, nb: int) -> np.ndarray:
+    tpp = np.zeros(N_TPP, np.int64)
+    tpp[T_MODE] = TABLE_FEATURE
+    tpp[T_NCLASS] = n_classes
+    tpp[T_NHINT] = n_hint
+    tpp[T_NBUCKET] = nb
+    return tpp
+
+
+def check_feature_table(user, gc, n_classes: int, n_hint: int, nb: int) -> np.ndarray:
+    """Validate a feature table from user space (the user part, ``n_hint x
+    nb``, then the GC part, also ``n_hint x nb``); return it as one int32
+    array.  Raises ValueError (one line) when it is unusable."""
+    if not (1 <= n_hint <= 19 and 2 <= nb <= 64 and 1 <= n_classes <= 16):
+        raise ValueError("feature table: 1..19 rows, 2..64 buckets, 1..16 classes")
+    u, g = np.asarray(user), np.asarray(gc)
+    if u.shape != (n_hint * nb,) or g.shape != (n_hint * nb,):
+        raise ValueError(f"feature table needs {n_hint * nb} user and {n_hint * nb} GC entries")
+    for part in (u, g):
+        if not np.issubdtype(part.dtype, np.integer):
+            raise ValueError("feature table must hold integers")
+        if part.min() < 0 or part.max() >= n_classes:
+            raise ValueError(f"classes must be in 0..{n_classes - 1}")
+    return np.concatenate([u, g]).astype(np.int32)
 
 
 def check_table(table, n_lbas: int, shift: int, n_classes: int) -> np.ndarray:
