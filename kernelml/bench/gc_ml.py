@@ -36,7 +36,8 @@ class MlController:
         self.agent = None
         if learner is not None:
             name = LEARNER_ALIASES.get(learner, learner)
-            self.agent = Agent(name, seed=seed, recommend_every=1 << 16, heartbeat_every=1 << 14,
+            every = max(1 << 12, min(1 << 16, sim.n_lbas // 4))  # a quarter of the device, at most 64 Ki
+            self.agent = Agent(name, seed=seed, recommend_every=every, heartbeat_every=every // 4,
                                learner_options=learner_options)
             self.agent.attach(self.channel.agent)
         self.agent_every = max(1, agent_every)

@@ -44,9 +44,22 @@ def _check_common(workload, trace, fmt, spare) -> None:
         raise _Fail(f"--spare must be strictly between 0 and 1 (got {spare})")
 
 
-def _progress_run(label: str, show: bool, **kw) -> dict:
+def _runner(kw: dict):
+    """run_gc, or the ML proxy's run for policy ``ml`` (``learner``/``fallback`` in kw)."""
     from ..bench.gc_run import run_gc
 
+    if kw.get("policy") != "ml":
+        kw.pop("learner", None)
+        kw.pop("fallback", None)
+        return run_gc
+    from ..bench.gc_ml import run_gc_ml
+
+    kw.pop("policy")
+    return run_gc_ml
+
+
+def _progress_run(label: str, show: bool, **kw) -> dict:
+    run_gc = _runner(kw)
     if not show:
         return run_gc(**kw)
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -61,8 +74,23 @@ def _progress_run(label: str, show: bool, **kw) -> dict:
         return run_gc(progress=cb, **kw)
 
 
+def _check_ml(policy: str, learner: str, fallback: str) -> None:
+    from ..agent.learners import LEARNERS
+    from ..bench.gc_ml import LEARNER_ALIASES
+    from ..kernel.lfs.victims import VICTIMS
+
+    if policy == "ml":
+        name = LEARNER_ALIASES.get(learner, learner)
+        if name not in LEARNERS or not name.startswith("lfs-"):
+            known = ", ".join(["random", "inverted"] + [n for n in LEARNERS.names() if n.startswith("lfs-")])
+            raise _Fail(f"unknown GC learner {learner!r}; known: {known}")
+        VICTIMS.get(fallback)
+    else:
+        VICTIMS.get(policy)
+
+
 def _run_kwargs(workload, trace, fmt, policy, placement, spare, seed, writes, blocks, warmup,
-                regime, segment_blocks, reserved, debug) -> dict:
+                regime, segment_blocks, reserved, debug, learner="lfs-lifetime", fallback="f2fs") -> dict:
     n = blocks if blocks is not None else (None if trace is not None else DEFAULT_BLOCKS)
     if warmup is None:
         warmup = 0 if trace is not None else (n or DEFAULT_BLOCKS)
@@ -70,7 +98,8 @@ def _run_kwargs(workload, trace, fmt, policy, placement, spare, seed, writes, bl
         writes = 8 * (n or DEFAULT_BLOCKS)
     return dict(workload=workload, trace=trace, fmt=fmt, policy=policy, placement=placement,
                 spare=spare, seed=seed, writes=writes, warmup=warmup, n_blocks=n,
-                regime=regime, blocks_per_seg=segment_blocks, reserved=reserved, debug=debug)
+                regime=regime, blocks_per_seg=segment_blocks, reserved=reserved, debug=debug,
+                learner=learner, fallback=fallback)
 
 
 @app.command("run")
@@ -78,7 +107,12 @@ def run(
     workload: str = typer.Option(None, "--workload", "-w", help="registered workload generator"),
     trace: str = typer.Option(None, "--trace", help="block trace file"),
     fmt: str = typer.Option(None, "--format", help="trace format (csv, msr, mqsim, alibaba, blkparse, ...)"),
-    policy: str = typer.Option("greedy", "--policy", "-p", help="victim policy (see `kernelml gc policies`)"),
+    policy: str = typer.Option("greedy", "--policy", "-p",
+                               help="victim policy (see `kernelml gc policies`), or ml for the ML proxy"),
+    learner: str = typer.Option("lfs-lifetime", "--learner",
+                                help="with --policy ml: the agent's learner (lfs-lifetime, random, inverted)"),
+    fallback: str = typer.Option("f2fs", "--fallback",
+                                 help="with --policy ml: the human-made victim policy behind the proxy"),
     placement: str = typer.Option(None, "--placement", help="data placement (default: the policy's partner)"),
     spare: float = typer.Option(0.10, "--spare", help="spare factor (physical - logical) / physical"),
     seed: int = typer.Option(0, "--seed"),
@@ -95,8 +129,9 @@ def run(
     """Run one simulation and print its summary (or JSON)."""
     try:
         _check_common(workload, trace, fmt, spare)
+        _check_ml(policy, learner, fallback)
         kw = _run_kwargs(workload, trace, fmt, policy, placement, spare, seed, writes, blocks, warmup,
-                         regime, segment_blocks, reserved, debug)
+                         regime, segment_blocks, reserved, debug, learner, fallback)
         show = not as_json and sys.stderr.isatty()
         r = _progress_run(f"{policy}", show, **kw)
     except _errors() as exc:
@@ -118,6 +153,13 @@ def run(
     typer.echo(f"fill writes {r['fill_writes']} (+{r['fill_gc_writes']} GC)  "
                f"erase max {r['erase']['max']} mean {r['erase']['mean']:.2f}  "
                f"fallbacks {r['fallbacks']}")
+    if r["policy"] == "ml":
+        share = ", ".join(f"{k} {v:.1%}" for k, v in r["ml_share"].items())
+        typer.echo(f"ML proxy: learner {r['learner']}, fallback {r['fallback_policy']}; ML share {share}")
+        for op, trs in r["mode_timeline"].items():
+            typer.echo(f"  {op} modes: " + " -> ".join(f"{t[2]}@{t[0]} ({t[3]})" for t in trs))
+        rej = {k: v for k, v in r["rejects"].items() if v}
+        typer.echo(f"  rejected recommendations: {rej or 'none'}")
     typer.echo(f"{r['elapsed_s']:.2f} s, {r['user_writes_per_s']:.0f} user writes/s")
 
 
@@ -168,7 +210,8 @@ def compare(
         for e in entries:
             pol, _, pl = e.partition("/")
             pl = pl or placement
-            VICTIMS.get(pol)  # unknown names fail before any run
+            if pol != "ml":
+                VICTIMS.get(pol)  # unknown names fail before any run
             if pl is not None:
                 PLACEMENTS.get(pl)
             parsed.append((e, pol, pl))

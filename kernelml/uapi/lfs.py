@@ -10,6 +10,11 @@ else.
 
 ``REC_GC`` — one record per segment cleaned: what the cleaner sees.
 
+``REC_DEVICE`` — the geometry (logical blocks, blocks per segment,
+segments, reserved segments) and ``max_classes``, the most ML classes the
+spare space can bear (a table naming more is rejected); sent after every
+HELLO and with every feedback.
+
 Recommendations
 ---------------
 ``OP_PLACEMENT`` payload, all int64 words::
@@ -63,6 +68,8 @@ WRITE_FIELDS = ["time", "lba", "hint", "prev_age", "user_class", "source", "map_
 REC_GC = 2
 GC_FIELDS = ["time", "segno", "valid", "blocks_per_seg", "sealed_age", "class", "placed_by",
              "chosen_by"]
+REC_DEVICE = 3  # the device's geometry and the limits recommendations must respect (statfs-like)
+DEVICE_FIELDS = ["n_lbas", "blocks_per_seg", "segments", "reserved", "max_classes"]
 
 N_HINTS = 4  # 0 none, 1 hot, 2 warm, 3 cold (the F2FS temperature a write carries)
 N_GROUPS = 15  # map groups 1..15

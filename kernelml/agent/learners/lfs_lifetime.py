@@ -120,7 +120,7 @@ class LifetimeTable(Learner):
     def __init__(self, seed: int = 0, n_buckets: int = 40, n_classes: int = 6, half_life: int = 4_000_000,
                  min_deaths: int = 32, ttl: int = 1 << 18, victims: bool = True, rate_map: bool = True,
                  rate_alpha: float = 0.3, recency: bool = True, gc_mode: str = "residual",
-                 victim_mode: str = "auto", min_gap: float = 2.0, confirm: int = 2,
+                 victim_mode: str = "auto", min_gap: float = 3.0, confirm: int = 4,
                  min_overwrites: int = 1 << 16) -> None:
         super().__init__(seed)
         if not 1 <= n_classes <= schema.MAX_CLASSES:
@@ -144,6 +144,7 @@ class LifetimeTable(Learner):
         self.victim_mode = victim_mode
         self.victim_choice = None
         self.structure = None
+        self.classes = 1
         self.streak = 0  # consecutive rounds that found more than one lifetime scale
 
         self.confirm = confirm
@@ -162,6 +163,8 @@ class LifetimeTable(Learner):
         self.rate = np.zeros(0, dtype=np.float32)  # per LBA: EWMA of log2 rewrite interval
         self.nobs = np.zeros(0, dtype=np.int32)  # per LBA: rewrite intervals seen
         self.seen_time = 0
+        self.n_lbas = 0  # one past the highest LBA seen (the map never reaches beyond)
+        self.max_classes = schema.MAX_CLASSES  # the kernel side's limit (REC_DEVICE)
         self.pred = np.full(n_cells, n_buckets // 2, dtype=np.int64)  # median bucket per cell in force
         self.err_sum = 0.0
         self.err_n = 0
@@ -191,6 +194,9 @@ class LifetimeTable(Learner):
             setattr(self, name, new)
 
     def learn_many(self, record_kind: int, records: np.ndarray) -> None:
+        if record_kind == schema.REC_DEVICE and records.shape[0] and records.shape[1] == len(schema.DEVICE_FIELDS):
+            self.max_classes = int(np.clip(records[-1, 4], 1, schema.MAX_CLASSES))
+            return
         if record_kind != schema.REC_WRITE or records.shape[0] == 0:
             return
         if records.shape[1] != len(schema.WRITE_FIELDS):
@@ -213,6 +219,7 @@ class LifetimeTable(Learner):
         self._decay(int(t.max()))
         np.add.at(self.volume, cell, 1.0)
         self._grow(int(lba.max()) + 1)
+        self.n_lbas = max(self.n_lbas, int(lba.max()) + 1)
         # the previous write of each record's LBA: earlier in this batch, or the stored one
         order = np.lexsort((t, lba))
         sl, sc, sg = lba[order], cell[order], log[order]
@@ -341,7 +348,7 @@ class LifetimeTable(Learner):
         of the same lifetime is never split across classes."""
         vals, inv = np.unique(med, return_inverse=True)
         w = np.bincount(inv, weights=self.volume + 1e-9, minlength=vals.size)
-        for k in range(min(self.k, vals.size), 1, -1):
+        for k in range(min(self.k, self.max_classes, vals.size), 1, -1):
             cuts = self._cluster(vals, w, k)
             # adjacent classes must differ by min_gap buckets (a factor of 2**min_gap
             # in lifetime): splitting data of one lifetime scale only costs open segments
@@ -385,6 +392,7 @@ class LifetimeTable(Learner):
         self.pred = med
         cuts = self._thresholds(med)
         self.structure = int(cuts.size)  # class boundaries found (0: one lifetime scale)
+        self.classes = int(cuts.size) + 1  # classes the tables use
 
         def cls(b):
             return np.searchsorted(cuts, b, side="right").astype(np.int64)
@@ -441,7 +449,8 @@ class LifetimeTable(Learner):
         order = np.arange(schema.N_GROUPS)[::-1]  # group 15 (hottest) first
         cum = np.cumsum(vol[order])
         total = cum[-1] if cum[-1] > 0 else 1.0
-        cls_of = np.minimum(((cum - vol[order] * 0.5) * self.k // total).astype(np.int64), self.k - 1)
+        k = self.classes
+        cls_of = np.minimum(((cum - vol[order] * 0.5) * k // total).astype(np.int64), k - 1)
         user, gc = user.copy(), gc.copy()
         for j, g in enumerate(order):
             row = schema.N_HINTS + g
@@ -451,12 +460,12 @@ class LifetimeTable(Learner):
 
     def placement_payloads(self, table: np.ndarray, max_words: int = 8000) -> list[np.ndarray]:
         """The placement table with the hint map in as many chunks as needed."""
-        groups = self.groups() if self.rate_map else np.zeros(0, dtype=np.int64)
+        groups = self.groups()[:self.n_lbas] if self.rate_map else np.zeros(0, dtype=np.int64)
         per = max(16, (max_words - schema.PLACEMENT_HEADER - table.size) // 16 * 16 * 16)
         out = []
         for off in range(0, max(groups.size, 1), per):
             g = groups[off:off + per]
-            header = [schema.VERSION, schema.N_ROWS, self.nb, self.k, off if g.size else 0, g.size, 0]
+            header = [schema.VERSION, schema.N_ROWS, self.nb, self.classes, off if g.size else 0, g.size, 0]
             out.append(np.concatenate([header, table, schema.pack_groups(g)]).astype(np.int64))
         return out
 
@@ -494,16 +503,19 @@ class LifetimeRandom(Learner):
         super().__init__(seed)
         self.rng = np.random.default_rng(seed)
         self.nb, self.k, self.ttl = n_buckets, n_classes, ttl
+        self.max_classes = schema.MAX_CLASSES
 
     def learn_one(self, record_kind: int, record: np.ndarray) -> None:
         pass
 
     def learn_many(self, record_kind: int, records: np.ndarray) -> None:
-        pass
+        if record_kind == schema.REC_DEVICE and records.shape[0] and records.shape[1] == len(schema.DEVICE_FIELDS):
+            self.max_classes = int(np.clip(records[-1, 4], 1, schema.MAX_CLASSES))
 
     def recommend(self, now: int) -> list[Advice]:
-        header = [schema.VERSION, schema.N_ROWS, self.nb, self.k, 0, 0, 0]
-        table = self.rng.integers(0, self.k, (schema.N_ROWS + self.k) * self.nb)
+        k = min(self.k, self.max_classes)
+        header = [schema.VERSION, schema.N_ROWS, self.nb, k, 0, 0, 0]
+        table = self.rng.integers(0, k, 2 * schema.N_ROWS * self.nb)
         stab = self.rng.integers(0, 1 << 20, N_LOGS * self.nb)
         return [Advice(schema.OP_PLACEMENT, np.concatenate([header, table]).astype(np.int64), self.ttl),
                 Advice(schema.OP_VICTIM, np.concatenate([[schema.VERSION, N_LOGS, self.nb, 0],
@@ -511,13 +523,22 @@ class LifetimeRandom(Learner):
 
 
 class LifetimeInverted(LifetimeTable):
-    """Adversary: the real model with its rankings reversed (shortest-lived
-    data placed with the longest-lived; the most stable segments scored lowest)."""
+    """Adversary: the real model with its rankings reversed.  Reversing class
+    labels alone would change nothing (classes only group data), so user
+    writes get the reversed classes while GC copies keep the real ones: the
+    shortest-lived new data lands with the longest-lived survivors.  Victim
+    stabilities are reversed too (the youngest segments look the most stable)."""
 
     def tables(self, now: int) -> tuple[np.ndarray, np.ndarray | None]:
         placement, victim = super().tables(now)
-        placement = self.k - 1 - placement
+        placement = placement.copy()
+        n_user = schema.N_ROWS * self.nb
+        placement[:n_user] = self.classes - 1 - placement[:n_user]
         if victim is not None:
             s = victim[schema.VICTIM_HEADER:]
             victim[schema.VICTIM_HEADER:] = s.max() - s
         return placement, victim
+
+    def recommend(self, now: int) -> list[Advice]:
+        self.structure_override = True
+        return super().recommend(now)

@@ -33,12 +33,13 @@ from .jitcache import purge_if_stale
 
 purge_if_stale()  # before any compiled function below is loaded from the cache
 
-from .layout import (C_AUTOFREE, C_BORROW, C_CLEANED_SRC0, C_ERR, C_FREE, C_GCS, C_GCW, C_LAST_TIME,
+from .layout import (C_AUTOFREE, C_BORROW, C_CLEANED_SRC0, C_DEAD_BLOCKS0, C_DEAD_MOVES0, C_ERR, C_FREE, C_GCS, C_GCW, C_LAST_TIME,
                      C_LIVE, C_LOGB, C_NOW, C_OPEN_SEGS, C_PEAK, C_QHEAD, C_SINV, C_SPOS,
                      C_STIM, C_TRIM, C_USER, CLASS, CTIME, DEATH, E_BAD_LBA, E_BAD_VICTIM,
                      E_NO_FREE, ERASE, FIRST, FMAP, FREE, K_AUTOFREE, K_BPS, K_DEBUG, K_EAGER,
                      K_GC_MTIME, K_GP_PM, K_HAS_HINT, K_HAS_NWI, K_HAS_TIME, K_KIND, K_MIN_INV, K_NLBAS,
-                     K_NSEGS, K_REGIME, K_RESERVED, K_SOURCE, K_STIM, LASTMOD, LVER, LWT,
+                     K_KEY_DEN, K_KEY_NUM, K_NSEGS, K_REGIME, K_RESERVED, K_SOURCE, K_STIM, LASTMOD, LVER, LWT,
+                     MOVES, PSRC, SOURCE_KEYED,
                      MTIME, NEVER, NEXT, OPEN, PREV, PVER, R_BG_WAKE, R_DONE, R_ERROR,
                      R_FG_GC, R_SEPBIT_GC, R_STOP, REGIME_F2FS, REGIME_SEPBIT, RMAP, SCAN,
                      SEALED, SOURCE, STATE, VALID, WP)
@@ -153,6 +154,12 @@ def _append(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, x, cls, 
                 if o >= 0 and bps - segi[WP, o] > room:
                     room = bps - segi[WP, o]
                     s = o
+            if s < 0:  # last resort: the other source's open segments (lineage blurs, counted)
+                for c in range(opent.shape[0]):
+                    o = opent[c, 1 - src]
+                    if o >= 0 and bps - segi[WP, o] > room:
+                        room = bps - segi[WP, o]
+                        s = o
             if s >= 0:
                 ctr[C_BORROW] += 1
         if s < 0:
@@ -197,6 +204,27 @@ def _invalidate(segi, segl, physt, freeq, clh, cand, ctr, cfg, p, t):
 
 
 @inline
+def source_of(cfg, x):
+    """Who places LBA ``x``'s data now: the chunk's source, or with keyed
+    interleaving a fixed hash split of the LBAs (Fibonacci hashing)."""
+    src = cfg[K_SOURCE]
+    if src != SOURCE_KEYED:
+        return src
+    h = ((x * 0x9E3779B1) & 0xFFFFFFFF) >> 8
+    return 1 if h % cfg[K_KEY_DEN] < cfg[K_KEY_NUM] else 0
+
+
+@inline
+def _died(lbat, ctr, x):
+    """The live data of LBA ``x`` dies: its lifetime's GC copies are charged to
+    the source that placed it (per-block lineage of placement decisions)."""
+    s = lbat[PSRC, x]
+    ctr[C_DEAD_BLOCKS0 + s] += 1
+    ctr[C_DEAD_MOVES0 + s] += lbat[MOVES, x]
+    lbat[MOVES, x] = 0
+
+
+@inline
 def _move(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, pp, ps, lb, ring, tab, tpp,
           v, off, t, mt):
     """GC copy of the block at offset ``off`` of sealed segment ``v``: a
@@ -205,12 +233,13 @@ def _move(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, pp, ps, lb
     bps = cfg[K_BPS]
     p = v * bps + off
     x = physt[RMAP, p]
-    src = cfg[K_SOURCE]
+    src = source_of(cfg, x)
     if src == 0:
         cls = gc_class(cfg[K_KIND], pp, ps, lb, ring, lbat, tab, tpp, x, ctr[C_SPOS], ctr[C_NOW])
     else:
         cls = ml_gc_class(tab, tpp, lbat, x, ctr[C_NOW])
     ver = physt[PVER, p] if cfg[K_DEBUG] != 0 else 0
+    lbat[MOVES, x] += 1
     physt[RMAP, p] = -1
     segi[VALID, v] -= 1
     ctr[C_SINV] += 1
@@ -296,7 +325,6 @@ def run(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, pp, ps, lb, 
     debug = cfg[K_DEBUG] != 0
     nl = cfg[K_NLBAS]
     kind = cfg[K_KIND]
-    src = cfg[K_SOURCE]
     stim = cfg[K_STIM]
     gp = cfg[K_GP_PM]
     i = i0
@@ -313,6 +341,7 @@ def run(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, pp, ps, lb, 
         if o == 0:
             if regime == REGIME_F2FS and ctr[C_FREE] <= reserved:
                 return i, R_FG_GC
+            src = source_of(cfg, x)
             acc = ctr[C_NOW] + 1
             if has_nwi:
                 n = chunk[4, i]
@@ -320,8 +349,10 @@ def run(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, pp, ps, lb, 
             old = lbat[FMAP, x]
             if old >= 0:
                 _invalidate(segi, segl, physt, freeq, clh, cand, ctr, cfg, old, acc)
+                _died(lbat, ctr, x)
             else:
                 ctr[C_LIVE] += 1
+            lbat[PSRC, x] = src
             h = chunk[3, i] if has_hint else 0
             log_valid = ctr[C_LOGB] - ctr[C_SINV]
             c = user_class(kind, pp, ps, lb, ring, lbat, tab, tpp, x, h, spos, acc, log_valid)
@@ -346,6 +377,7 @@ def run(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, pp, ps, lb, 
             old = lbat[FMAP, x]
             if old >= 0:
                 _invalidate(segi, segl, physt, freeq, clh, cand, ctr, cfg, old, ctr[C_NOW])
+                _died(lbat, ctr, x)
                 lbat[FMAP, x] = -1
                 ctr[C_LIVE] -= 1
             if debug:

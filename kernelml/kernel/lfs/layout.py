@@ -36,7 +36,9 @@ LWT = 1  # time of the LBA's last user write (0: never written)
 DEATH = 2  # stream position of the next write/trim of this LBA's data (oracle), NEVER if none
 LVER = 3  # debug: stream position of the LBA's latest write, -1 trimmed / never
 MLMAP = 4  # ML hint map: 0 none, 1..15 the rate group user space assigned to the LBA
-LBAT_ROWS = 5
+MOVES = 5  # GC copies of the LBA's live data since its user write
+PSRC = 6  # who placed the LBA's live data at its user write: 0 human-made, 1 ML
+LBAT_ROWS = 7
 
 # --- per-physical-block int64 rows: physt[ROW, pblk] --------------------------
 RMAP = 0  # reverse map: LBA stored there, -1 invalid or unwritten (the valid bitmap)
@@ -72,6 +74,10 @@ C_CLEANED_SRC1 = 16
 C_OPEN_SEGS = 17  # segments in the OPEN state
 C_PEAK = 18  # most segments ever not free at once (sepbit regime: peak log size)
 C_BORROW = 19  # GC copies written to another log's open segment because no segment was free
+C_DEAD_BLOCKS0 = 20  # user-written blocks that died (overwritten or trimmed), by placing source
+C_DEAD_BLOCKS1 = 21
+C_DEAD_MOVES0 = 22  # the GC copies those blocks had incurred in their lives, by placing source
+C_DEAD_MOVES1 = 23
 N_CTR = 24
 
 # --- configuration: cfg[IDX] (int64) --------------------------------------------
@@ -85,7 +91,7 @@ K_AUTOFREE = 6  # 1: a sealed segment whose valid count drops to 0 is freed at o
 K_HAS_TIME = 7
 K_HAS_HINT = 8
 K_HAS_NWI = 9
-K_SOURCE = 10  # placement source of user writes in this chunk: 0 human, 1 ML table
+K_SOURCE = 10  # placement source in this chunk: 0 human, 1 ML table, 2 keyed by LBA (K_KEY_*)
 K_KIND = 11  # human placement kind (see placement.base)
 K_STIM = 12  # migration stimulation: blocks moved from a class's oldest sealed segment per user write
 K_DEBUG = 13  # 1: maintain LVER/PVER version stamps for the invariant check
@@ -93,7 +99,13 @@ K_GC_MTIME = 14  # 0: a GC move stamps mtime with now (F2FS default); 1: with th
 K_NCLASS = 15  # classes (rows of the open-segment table)
 K_EAGER = 16  # 1: open the next segment of a log as soon as the current one is sealed
 K_MIN_INV = 17  # a sealed segment is a GC candidate once it holds this many invalid blocks
+K_KEY_NUM = 18  # keyed source: an LBA is ML's when key_hash(lba) % K_KEY_DEN < K_KEY_NUM
+K_KEY_DEN = 19
 N_CFG = 24
+
+SOURCE_HUMAN = 0
+SOURCE_ML = 1
+SOURCE_KEYED = 2
 
 REGIME_F2FS = 0
 REGIME_SEPBIT = 1

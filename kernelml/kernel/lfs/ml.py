@@ -4,22 +4,31 @@
 :class:`~kernelml.kernel.mllib.MLModelProxy` with the two operation kinds of
 :mod:`kernelml.uapi.lfs`:
 
-``OP_PLACEMENT`` — one decision per *placement op*: a run of
-``placement_op`` user writes.  Human-made: the configured placement.  ML:
-the feature table of the freshest valid recommendation
-(:meth:`~.sim.LfsSim.set_feature_table`, validated at receipt).  Segments
-stay pure per (class, source), so the cost is charged by **lineage**: when
-a segment is cleaned, the blocks moved and the blocks reclaimed are charged
-to the source that placed its data (``on_clean``).  A placement that mixes
-lifetimes pays for the copying it causes, whenever that happens.
+``OP_PLACEMENT`` — every block write, user write or GC copy, is placed by
+one source: with *keyed interleaving* (:meth:`MLModelProxy.keyed`) the ML
+table places the LBAs with ``key_hash(lba) % den < num`` for the mode's
+share ``num/den`` and the configured human-made placement the others, so
+each source handles a fixed, statistically identical slice of the address
+space — a stratified A/B split, re-read every ``placement_op`` user writes
+(when the mode or the recommendation changes).  Segments stay pure per
+(class, source), and the cost is charged by **lineage**: when a segment is
+cleaned, the blocks moved and the blocks reclaimed are charged to the source
+that placed its data (``on_clean``).  A placement that mixes lifetimes pays
+for the copying it causes, whenever that happens; because both slices carry
+the same workload, neither source is charged for the other's data.
 
 ``OP_VICTIM`` — one decision per segment cleaned.  Human-made: the
-configured victim policy.  ML: the candidate with the highest ``score *
-(blocks_per_seg - valid)`` from the recommended score table; a table that
-names no candidate falls back.  Victim choices are compared by
-**switchback**: decisions go to the sources in blocks of ``victim_block``
-GCs, and the blocks moved / reclaimed by every GC are charged to the source
-in control, skipping a washout at the start of each block.
+configured victim policy.  ML: the candidate with the highest cost-benefit
+value from the recommended stability table (:mod:`kernelml.uapi.lfs`);
+tables whose stability decreases with age in a log are rejected (outside the
+cost-benefit family no lifetime model justifies); a table that names no
+candidate falls back.  Victim choices are judged *with placement*
+(``judged_with``): no online estimator isolates a victim policy's effect —
+in interleaved blocks of greedy and cost-benefit decisions greedy measures
+3-15x cheaper while the mix halves the write amplification, because
+cost-benefit's patience is harvested by greedy's next block — so the
+model's victims are trusted as far as its placement proves better, and the
+kernel admits only cost-benefit-shaped tables.
 
 GC never waits: the proxy answers from what it already has, and the
 simulator's own fallback (greedy) covers an answer that is not a legal
@@ -37,8 +46,9 @@ from ...uapi import lfs as schema
 from ...uapi.messages import RejectReason
 from ..mllib import HUMAN, ML, MLModelProxy, OpKind, ProxyConfig, Reject
 from ..mllib.modes import ModeConfig
-from .layout import C_FREE, C_NOW, CLASS, LASTMOD, MLMAP, SOURCE
+from .layout import C_DEAD_BLOCKS0, C_DEAD_MOVES0, C_FREE, C_NOW, CLASS, LASTMOD, MLMAP, SOURCE
 from .placement.table import check_feature_table
+from .layout import SOURCE_HUMAN, SOURCE_KEYED
 from .sim import LfsSim
 
 
@@ -46,13 +56,17 @@ from .sim import LfsSim
 class LfsMlConfig:
     placement_op: int = 4096  # user writes per placement decision
     victim_block: int = 16  # GCs per interleaving block of victim decisions
-    batch_blocks: int = 8  # efficiency batch: reclaimed segments' worth of blocks
+    batch_blocks: int = 4  # efficiency batch: segments' worth of reclaimed blocks
     agent_deadline: int = 1 << 20  # user writes without a valid agent message -> emergency
     heartbeat_interval: int = 1 << 15
     feedback_interval: int = 1 << 16
     rec_limit: int = 128  # recommendations accepted per op kind per rec_window writes (map chunks)
     rec_window: int = 1 << 16
     min_dwell: int = 32  # decisions in a mode before an efficiency-driven move
+    # Added for the separate-process flow (kernelml/flow): frames the proxy's outbox
+    # holds while the channel is full, and a deterministic telemetry sample.
+    outbox_capacity: int = 4096  # frames (of at most 64 KiB) waiting for the channel
+    telemetry_sample_shift: int = 0  # publish REC_WRITE for 1 / 2**shift of the LBAs (0: all); see sampled()
 
 
 def parse_placement(words: np.ndarray, n_lbas: int):
@@ -96,7 +110,28 @@ def parse_victim(words: np.ndarray):
         raise Reject(RejectReason.MALFORMED, "victim table length")
     if body.min() < 0 or body.max() > schema.MAX_SCORE:
         raise Reject(RejectReason.OUT_OF_RANGE, "victim stabilities must be in 0..2^30")
-    return (body.reshape(n_logs, nb).astype(np.int64), nb)
+    table = body.reshape(n_logs, nb).astype(np.int64)
+    if (np.diff(table, axis=1) < 0).any():
+        # the cost-benefit family only: in a log, older data is never less stable
+        # than younger data (rules out tables that would clean fresh, hot segments
+        # first, which no lifetime model justifies)
+        raise Reject(RejectReason.OUT_OF_RANGE, "victim stabilities must not decrease with age")
+    return (table, nb)
+
+
+SAMPLE_HASH = 0x9E3779B97F4A7C15  # 2**64 / golden ratio (Fibonacci hashing)
+
+
+def sampled(lba: np.ndarray, shift: int) -> np.ndarray:
+    """Which writes a telemetry sample of ``1 / 2**shift`` keeps: those whose LBA's
+    Fibonacci hash has its top ``shift`` bits clear.  The choice depends on the
+    LBA alone, so every sampled LBA's history stays complete (each of its
+    rewrite intervals is seen) while the volume drops by ``2**shift``."""
+    lba = np.asarray(lba)
+    if shift <= 0:
+        return np.ones(lba.shape, np.bool_)
+    h = lba.astype(np.uint64) * np.uint64(SAMPLE_HASH)  # wraps modulo 2**64
+    return (h >> np.uint64(64 - shift)) == 0
 
 
 def bit_length(x: np.ndarray, cap: int) -> np.ndarray:
@@ -126,7 +161,8 @@ class LfsProxy:
             human_victim.reset()
         pc = ProxyConfig(agent_deadline=cfg.agent_deadline, heartbeat_interval=cfg.heartbeat_interval,
                          feedback_interval=cfg.feedback_interval, rec_limit=cfg.rec_limit,
-                         rec_window=cfg.rec_window, outbox_capacity=4096, max_frames_per_poll=256,
+                         rec_window=cfg.rec_window, outbox_capacity=cfg.outbox_capacity,
+                         max_frames_per_poll=256,
                          mode=ModeConfig(min_dwell=cfg.min_dwell))
         self.proxy = MLModelProxy(schema.SUBSYSTEM_ID, schema.NAME, endpoint, pc, boot_id=boot_id)
         # lineage costs of two populations differ by a few per cent for reasons other
@@ -146,10 +182,16 @@ class LfsProxy:
                                    block=cfg.victim_block, judged_with=schema.OP_PLACEMENT))
         self.proxy.register_record(schema.REC_WRITE, schema.WRITE_FIELDS)
         self.proxy.register_record(schema.REC_GC, schema.GC_FIELDS)
+        self.proxy.register_record(schema.REC_DEVICE, schema.DEVICE_FIELDS)
+        # every ML class is one more open segment: at most a quarter of the spare segments
+        spare = sim.n_segs - sim.logical_segs - sim.reserved
+        self.max_classes = max(1, min(schema.MAX_CLASSES, spare // 4))
         self.installed = None  # the placement recommendation installed in the simulator
         self.writes_in_op = cfg.placement_op  # forces a decision before the first write
-        self.placement_source = HUMAN
         self.gc_records: list[tuple] = []
+        self.dead_seen = [(0, 0), (0, 0)]  # (blocks, moves) already tallied, per source
+        self.copies_per_death = [[0, 0], [0, 0]]  # per source: GC copies, blocks that died
+        self.share = (0, 1)
         self.last_chooser = HUMAN
         sim.set_chooser(self.choose_victim)
         sim.on_clean = self._on_clean
@@ -160,6 +202,8 @@ class LfsProxy:
         """Validate; the hint-map part is state, written as soon as it is valid
         (it is read only by ML-placed writes, which the modes govern)."""
         table, off, groups = parse_placement(words, self.sim.n_lbas)
+        if table[2] > self.max_classes:
+            raise Reject(RejectReason.OUT_OF_RANGE, f"{table[2]} classes, the spare space bears {self.max_classes}")
         if groups.size:
             self.sim.set_map(off, groups)
         return table
@@ -168,22 +212,26 @@ class LfsProxy:
         return int(self.sim.ctr[C_NOW])
 
     def next_part(self, max_writes: int) -> int:
-        """Before feeding user writes: decide the placement if a new placement
-        op starts, and return how many writes may go before the next decision."""
+        """Before feeding user writes: re-read the mode's share and the
+        recommendation if a new placement op starts, and return how many
+        writes may go before the next one."""
         if self.writes_in_op >= self.cfg.placement_op:
             self.writes_in_op = 0
             now = self.now()
             self.poll(now)
-            source, rec = self.proxy.decide(schema.OP_PLACEMENT, None, now)
-            if source == ML:
+            num, den, rec = self.proxy.keyed(schema.OP_PLACEMENT, None, now)
+            if rec is not None:
                 if rec is not self.installed:
                     user, gc, n_cls, n_hint, nb = rec
                     self.sim.set_feature_table(user, gc, n_cls, n_hint, nb)
                     self.installed = rec
-                self.sim.set_source(1)
+                self.sim.set_source(SOURCE_KEYED, num, den)
             else:
-                self.sim.set_source(0)
-            self.placement_source = source
+                self.sim.set_source(SOURCE_HUMAN)
+                if self.installed is not None:  # nothing valid: the table goes, with its reserve
+                    self.sim.clear_table()
+                    self.installed = None
+            self.share = (num, den)
         return min(max_writes, self.cfg.placement_op - self.writes_in_op)
 
     def wrote(self, n: int) -> None:
@@ -223,9 +271,32 @@ class LfsProxy:
                                 int(sim.segi[CLASS, seg]), source, who))
         p.set_critical(int(sim.ctr[C_FREE]) == 0, now)
 
+    def sources(self, lba: np.ndarray) -> np.ndarray:
+        """The placing source of each LBA under the current share (the write
+        path's ``source_of``, vectorised)."""
+        num, den = self.share
+        if num == 0:
+            return np.zeros(lba.shape, np.int64)
+        h = ((lba.astype(np.int64) * 0x9E3779B1) & 0xFFFFFFFF) >> 8
+        return (h % den < num).astype(np.int64)
+
+    def _settle(self) -> None:
+        """Tally the GC copies of the blocks that died since the last call, by
+        the source that placed them (a second, per-block view of the same
+        question; reported, not used for the modes)."""
+        ctr = self.sim.ctr
+        for src in (HUMAN, ML):
+            blocks = int(ctr[C_DEAD_BLOCKS0 + src]) - self.dead_seen[src][0]
+            moves = int(ctr[C_DEAD_MOVES0 + src]) - self.dead_seen[src][1]
+            if blocks:
+                self.copies_per_death[src][0] += moves
+                self.copies_per_death[src][1] += blocks
+                self.dead_seen[src] = (int(ctr[C_DEAD_BLOCKS0 + src]), int(ctr[C_DEAD_MOVES0 + src]))
+
     def _on_writes(self, lba, time_us, hint, cls, prev_age) -> None:
         n = lba.shape[0]
         self.wrote(n)
+        self._settle()
         if n == 0:
             return
         end = self.now()
@@ -234,13 +305,24 @@ class LfsProxy:
         rec[:, 1] = lba
         rec[:, 2] = hint
         rec[:, 3] = prev_age
+        src = self.sources(lba)
+        n_ml = int(src.sum())
+        self.proxy.record(schema.OP_PLACEMENT, n - n_ml, n_ml)
         rec[:, 4] = cls
-        rec[:, 5] = self.placement_source
+        rec[:, 5] = src
         rec[:, 6] = self.sim.lbat[MLMAP, lba]
+        if self.cfg.telemetry_sample_shift:
+            rec = rec[sampled(lba, self.cfg.telemetry_sample_shift)]
         self.proxy.publish(schema.REC_WRITE, rec, end)
         if self.gc_records:
             self.proxy.publish(schema.REC_GC, np.array(self.gc_records, np.int64), end)
             self.gc_records.clear()
 
     def poll(self, now: int | None = None) -> None:
-        self.proxy.poll(self.now() if now is None else now)
+        now = self.now() if now is None else now
+        p = self.proxy
+        if p.endpoint is not None and (p.endpoint.connection_id != p.conn_seen or now >= p.next_feedback):
+            sim = self.sim
+            p.publish(schema.REC_DEVICE, np.array([[sim.n_lbas, sim.bps, sim.n_segs, sim.reserved,
+                                                    self.max_classes]], np.int64), now)
+        p.poll(now)

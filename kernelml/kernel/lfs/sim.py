@@ -42,10 +42,10 @@ from .layout import (C_AUTOFREE, C_BORROW, C_CLEANED_SRC0, C_CLEANED_SRC1, C_ERR
                      C_TRIM, C_USER, CLASS, DEATH, ERASE, ERRORS, FIRST, FMAP, K_AUTOFREE, K_BPS,
                      K_DEBUG, K_EAGER, K_GC_MTIME, K_GP_PM, K_HAS_HINT, K_HAS_NWI, K_HAS_TIME,
                      K_KIND, K_MIN_INV, K_NCLASS, K_NLBAS, K_NSEGS, K_REGIME, K_RESERVED, K_SOURCE,
-                     K_STIM, LASTMOD, LBAT_ROWS, LVER, MLMAP, MTIME, N_CFG, N_CTR, NEVER, NEXT,
+                     K_KEY_DEN, K_KEY_NUM, K_STIM, LASTMOD, LBAT_ROWS, LVER, MLMAP, MTIME, N_CFG, N_CTR, NEVER, NEXT,
                      NO_WAKE, PHYST_ROWS, PREV, R_BG_WAKE, R_DONE, R_FG_GC, R_SEPBIT_GC,
                      R_STOP, REGIME_F2FS, REGIME_SEPBIT, SEALED, SEGI_ROWS, SEGL_ROWS, SOURCE,
-                     STATE, VALID, WP)
+                     SOURCE_HUMAN, SOURCE_KEYED, SOURCE_ML, STATE, VALID, WP)
 from .placement.base import KIND_SSDFS, KIND_TABLE, Placement
 from .placement.single import Single
 from .placement.table import Table, check_feature_table, check_table, feature_params, table_params
@@ -205,6 +205,13 @@ class LfsSim:
         self.ml_table = True
         self._set_reserved()
 
+    def clear_table(self) -> None:
+        """Forget the ML table (its reserved segments go back to the pool)."""
+        if self.cfgv[K_SOURCE] != SOURCE_HUMAN:
+            raise ValueError("switch user writes to source 0 before clearing the table")
+        self.ml_table = False
+        self._set_reserved()
+
     def set_map(self, offset: int, groups: np.ndarray) -> None:
         """Write ML hint-map groups (0..15) for LBAs ``offset ..`` (validated)."""
         g = np.asarray(groups)
@@ -214,13 +221,20 @@ class LfsSim:
             raise ValueError("map groups must be in 0..15")
         self.lbat[MLMAP, offset:offset + g.size] = g
 
-    def set_source(self, source: int) -> None:
-        """0: user writes follow the human-made placement; 1: the table."""
-        if source not in (0, 1):
-            raise ValueError("source must be 0 or 1")
-        if source == 1 and not (self.ml_table or self.placement.kind == KIND_TABLE):
-            raise ValueError("install a table with set_table() before switching to source 1")
+    def set_source(self, source: int, num: int = 0, den: int = 1) -> None:
+        """Who places the next writes (user writes and GC copies): 0 the
+        human-made placement; 1 the table; 2 keyed: the table for the LBAs
+        with ``key_hash(lba) % den < num``, the human-made placement for the
+        others (a fixed split of the LBA space, see ``engine.source_of``)."""
+        if source not in (SOURCE_HUMAN, SOURCE_ML, SOURCE_KEYED):
+            raise ValueError("source must be 0, 1 or 2")
+        if source != SOURCE_HUMAN and not (self.ml_table or self.placement.kind == KIND_TABLE):
+            raise ValueError("install a table with set_table() before using it")
+        if source == SOURCE_KEYED and not (den > 0 and 0 <= num <= den):
+            raise ValueError("keyed share needs 0 <= num <= den, den > 0")
         self.cfgv[K_SOURCE] = source
+        self.cfgv[K_KEY_NUM] = num
+        self.cfgv[K_KEY_DEN] = max(den, 1)
 
     def _set_reserved(self) -> None:
         cfg = self.cfg
@@ -232,11 +246,11 @@ class LfsSim:
             # enough for the usual GC pass: each destination log can fill
             # at most once per victim, but rarely more than two do; a pass
             # that runs out borrows room in another open log (counted)
-            # GC copies are placed by one source at a time (the one placing now)
-            g = int(self.placement.gc_classes(self.n_lbas, self.bps))
+            # with keyed placement one GC pass may copy into both sources' logs: one
+            # more segment, the rest is borrowed from open logs when it comes to that
+            r = min(2, int(self.placement.gc_classes(self.n_lbas, self.bps)))
             if self.ml_table:
-                g = max(g, self.table_gc_classes)
-            r = min(2, g)
+                r += 1
         self.cfgv[K_RESERVED] = r
 
     @property

@@ -218,6 +218,46 @@ class MLModelProxy:
         k.decided[HUMAN] += 1
         return HUMAN, k.op.human(ctx)
 
+    def keyed(self, op_id: int, ctx, now: int) -> tuple[int, int, Any]:
+        """Keyed interleaving, for operations too frequent to decide one by one
+        (every block write): the subsystem gives ML the keys ``k`` (e.g. LBAs)
+        with ``hash(k) % den < num`` and the human-made policy the others, so
+        the two sources get the same mix of work (a stratified A/B split).
+        Returns ``(num, den, choice)`` with the mode's share and the freshest
+        valid recommendation turned into a choice, or ``(0, 1, None)`` when ML
+        has nothing usable (the human-made policy takes every key).  Report
+        what each source decided with :meth:`record`."""
+        k = self.kinds[op_id]
+        num, den = k.ctl.share()
+        rec = k.rec
+        if num == 0 or rec is None:
+            return 0, 1, None
+        if rec[1] < now:
+            k.rec = None
+            self.rejects[RejectReason.EXPIRED] += 1
+            return 0, 1, None
+        try:
+            choice = k.op.apply(rec[2], ctx)
+        except Exception:  # a validator must not take the subsystem down
+            self.rejects[RejectReason.MALFORMED] += 1
+            choice = None
+        if choice is None:
+            self.rejects[RejectReason.INAPPLICABLE] += 1
+            return 0, 1, None
+        return num, den, choice
+
+    def record(self, op_id: int, n_human: int, n_ml: int) -> None:
+        """Count decisions made outside :meth:`decide` (keyed interleaving)."""
+        k = self.kinds[op_id]
+        k.decided[HUMAN] += n_human
+        k.decided[ML] += n_ml
+        k.ctl.decisions_in_mode += 1  # one keyed operation (a batch of keys)
+        k.counter += 1
+        if n_ml:
+            k.last = ML
+        elif n_human:
+            k.last = HUMAN
+
     def source_in_control(self, op_id: int) -> int | None:
         """Source that made the last decision of this kind, or None during the
         washout at the start of its block (or before any decision).  A block
