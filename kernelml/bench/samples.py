@@ -13,6 +13,7 @@ from ..uapi import messages as m
 
 SESSIONS = Registry("sample session", {
     "toy-dispatch": "kernelml.bench.samples:toy_session",
+    "damon": "kernelml.bench.damon_ml:sample_session",
     "lfs": "kernelml.bench.gc_ml:sample_session",
 })
 

@@ -97,12 +97,31 @@ def _check_policy(name: str) -> None:
         _fail(f"unknown policy {name!r}; known: {', '.join(POLICIES.names())}")
 
 
-def _run_one(tr, policy, progress, **kw):
+def _check_learner(name: str | None) -> str | None:
+    """The registered learner behind --learner (ml policy only); None: no agent."""
+    from kernelml.agent.learners import LEARNERS
+    from kernelml.bench.damon_ml import DEFAULT_LEARNER, learner_name
+
+    full = learner_name(name if name is not None else DEFAULT_LEARNER)
+    if full is None:
+        return None
+    if full not in LEARNERS or LEARNERS.get(full).subsystem != "damon":
+        known = [n for n in LEARNERS.names() if n.startswith("damon-")]
+        _fail(f"unknown damon learner {name!r}; known: reuse, random, inverted, none, {', '.join(known)}")
+    return full
+
+
+def _run_one(tr, policy, progress, learner=None, **kw):
     from kernelml.bench import damon_run as dr
 
     task = progress.add_task(policy, total=tr.n_accesses)
     try:
-        r = dr.run_policy(tr, policy, progress=lambda d, n: progress.update(task, completed=d), **kw)
+        if policy == "ml":
+            from kernelml.bench.damon_ml import run_ml
+
+            r = run_ml(tr, learner, progress=lambda d, n: progress.update(task, completed=d), **kw)
+        else:
+            r = dr.run_policy(tr, policy, progress=lambda d, n: progress.update(task, completed=d), **kw)
     except (ValueError, TypeError) as exc:
         _fail(f"{policy}: {exc}")
     progress.remove_task(task)
@@ -115,7 +134,7 @@ def run(workload: str = typer.Option(None, "--workload", help="page-access gener
         fmt: str = typer.Option("pages", "--format", help="trace format: pages, lackey, vmtrace"),
         policy: str = typer.Option("damon-reclaim", "--policy", help="reclaim policy (see `policies`)"),
         target_saving: int = typer.Option(None, "--target-saving",
-                                          help="memory saving to aim at, percent (lru, senpai, belady; default 25)"),
+                                          help="memory saving to aim at, percent (lru, senpai, belady: 25; ml)"),
         seed: int = typer.Option(0, "--seed"),
         duration: float = typer.Option(None, "--duration", help="simulated seconds (generators; default 300)"),
         pages: int = typer.Option(None, "--pages", help="address space of generators, 4 KiB pages (default 65536)"),
@@ -123,9 +142,14 @@ def run(workload: str = typer.Option(None, "--workload", help="page-access gener
         watermarks: str = typer.Option("on", "--watermarks", help="DAMOS watermarks: on or off"),
         layout: str = typer.Option("vaddr", "--layout", help="page layout: vaddr (address) or alloc"),
         param: list[str] = typer.Option(None, "--param", help="policy parameter KEY=VALUE (repeatable)"),
+        learner: str = typer.Option(None, "--learner",
+                                    help="ml policy: the agent's learner (reuse, random, inverted, none)"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
     """Simulate one reclaim policy on one workload."""
     _check_policy(policy)
+    if learner is not None and policy != "ml":
+        _fail("--learner applies to --policy ml only")
+    agent = _check_learner(learner) if policy == "ml" else None
     _check_device(device)
     if watermarks not in ("on", "off"):
         _fail("--watermarks must be on or off")
@@ -134,7 +158,7 @@ def run(workload: str = typer.Option(None, "--workload", help="page-access gener
     params = _parse_params(param)
     with _progress(not as_json) as prog:
         tr = _load(workload, trace, fmt, pages, duration, seed, layout, prog)
-        r = _run_one(tr, policy, prog, seed=seed, device=device, target_saving_pct=target_saving,
+        r = _run_one(tr, policy, prog, learner=agent, seed=seed, device=device, target_saving_pct=target_saving,
                      watermarks=watermarks == "on", params=params)
     if as_json:
         typer.echo(json.dumps(r, default=str))
@@ -196,6 +220,7 @@ def compare(workload: str = typer.Option(None, "--workload", help="page-access g
             layout: str = typer.Option("vaddr", "--layout"),
             oracle: bool = typer.Option(True, "--oracle/--no-oracle", help="draw the Belady budget sweep"),
             out: str = typer.Option(None, "--out", help="PNG path (default results/damon/compare-<workload>.png)"),
+            learner: str = typer.Option(None, "--learner", help="the ml policy's learner (default reuse)"),
             as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
     """Run several policies on one workload; print a table and plot saving vs slowdown."""
     from kernelml.bench import damon_run as dr
@@ -213,7 +238,8 @@ def compare(workload: str = typer.Option(None, "--workload", help="page-access g
     started = time.time()
     with _progress(not as_json) as prog:
         tr = _load(workload, trace, fmt, pages, duration, seed, layout, prog)
-        rows = [_run_one(tr, n, prog, seed=seed, device=device, target_saving_pct=target_saving,
+        agent = _check_learner(learner) if "ml" in names else None
+        rows = [_run_one(tr, n, prog, learner=agent, seed=seed, device=device, target_saving_pct=target_saving,
                          watermarks=watermarks == "on") for n in names]
         curve = []
         if oracle:

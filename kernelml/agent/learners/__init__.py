@@ -10,4 +10,7 @@ LEARNERS = Registry("learner", {
     "lfs-lifetime": "kernelml.agent.learners.lfs_lifetime:LifetimeTable",
     "lfs-random": "kernelml.agent.learners.lfs_lifetime:LifetimeRandom",
     "lfs-inverted": "kernelml.agent.learners.lfs_lifetime:LifetimeInverted",
+    "damon-reuse": "kernelml.agent.learners.damon_reuse:DamonReuse",
+    "damon-random": "kernelml.agent.learners.damon_reuse:DamonRandom",
+    "damon-inverted": "kernelml.agent.learners.damon_reuse:DamonInverted",
 })

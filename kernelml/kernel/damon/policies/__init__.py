@@ -14,6 +14,7 @@ POLICIES = Registry("reclaim policy", {
     "lru": "kernelml.kernel.damon.policies.lru:LruLimit",
     "senpai": "kernelml.kernel.damon.policies.senpai:Senpai",
     "belady": "kernelml.kernel.damon.policies.belady:Belady",
+    "ml": "kernelml.kernel.damon.policies.ml:MLReclaim",
 })
 
 # policies that take a memory budget from --target-saving
