@@ -254,25 +254,20 @@ class LifetimeTable(Learner):
         self.entered[sl[last]] = -1
 
     def _rates(self, lba_sorted: np.ndarray, life: np.ndarray) -> None:
-        """Fold observed rewrite intervals into the per-LBA EWMA (in stream
-        order per LBA; several intervals of one LBA in a batch are folded
-        one after the other)."""
+        """Fold observed rewrite intervals into the per-LBA EWMA.  The ``m``
+        intervals of one LBA in a batch enter as their mean with the weight
+        ``1 - (1 - alpha) ** m`` they would have had one by one."""
         seen = life > 0
         if not seen.any():
             return
         x, v = lba_sorted[seen], np.log2(life[seen].astype(np.float64))
-        a = self.rate_alpha
-        # k-th interval of an LBA within this batch: fold in turn
-        first = np.ones(x.size, dtype=bool)
-        first[1:] = x[1:] != x[:-1]
-        rank = np.arange(x.size) - np.maximum.accumulate(np.where(first, np.arange(x.size), 0))
-        for k in range(int(rank.max()) + 1):
-            sel = rank == k
-            xs, vs = x[sel], v[sel]
-            fresh = self.nobs[xs] == 0
-            cur = self.rate[xs].astype(np.float64)
-            self.rate[xs] = np.where(fresh, vs, cur + a * (vs - cur))
-            self.nobs[xs] += 1
+        keys, start, count = np.unique(x, return_index=True, return_counts=True)
+        mean = np.add.reduceat(v, start) / count
+        fresh = self.nobs[keys] == 0
+        cur = self.rate[keys].astype(np.float64)
+        w = 1.0 - (1.0 - self.rate_alpha) ** count
+        self.rate[keys] = np.where(fresh, mean, cur + w * (mean - cur))
+        self.nobs[keys] += count.astype(np.int32)
 
     def groups(self) -> np.ndarray:
         """Per-LBA rate group 1..15 (15 = most often rewritten), 0 = no estimate:

@@ -397,6 +397,16 @@ def run(segi, segl, lbat, physt, freeq, opent, clh, cand, ctr, cfg, pp, ps, lb, 
 
 
 @hot
+def seal_open(segi, segl, freeq, opent, clh, cand, ctr, cfg, s, t):
+    """Seal open segment ``s`` before it is full, so GC may collect it (the
+    last resort when no sealed segment holds an invalid block)."""
+    if segi[STATE, s] != OPEN:
+        return False
+    _seal(segi, segl, freeq, opent, clh, cand, ctr, cfg, s, t)
+    return True
+
+
+@hot
 def open_segment(segi, segl, freeq, opent, ctr, cfg, cls, src, t):
     """Open a segment for (cls, src) from Python (the sepbit regime opens
     every class's segment when the log is created)."""

@@ -135,16 +135,15 @@ def sampled(lba: np.ndarray, shift: int) -> np.ndarray:
 
 
 def bit_length(x: np.ndarray, cap: int) -> np.ndarray:
-    """Vectorised bit length of non-negative int64 values, capped at ``cap``."""
-    x = np.asarray(x, dtype=np.int64)
-    out = np.zeros(x.shape, np.int64)
-    v = x.copy()
-    for _ in range(cap):
-        nz = v > 0
-        if not nz.any():
-            break
-        out += nz
-        v >>= 1
+    """Vectorised bit length of non-negative int64 values (fls64), capped at
+    ``cap``: a binary search over the shift, six steps whatever the values."""
+    v = np.asarray(x, dtype=np.int64).copy()
+    out = np.zeros(v.shape, np.int64)
+    for shift in (32, 16, 8, 4, 2, 1):
+        big = v >= (1 << shift)
+        out += big * shift
+        v = np.where(big, v >> shift, v)
+    out += v > 0
     return np.minimum(out, cap)
 
 

@@ -157,6 +157,7 @@ class LfsSim:
         self.timeline: list[tuple[int, int, int, int, int]] = []
         self.gc_log: list[tuple[int, int, int, int, int, int]] = []
         self.fallbacks = 0  # foreground GC fell back to greedy
+        self.forced_seals = 0  # open segments sealed early because GC found no victim
         self.bad_choices = 0  # chooser answers that were not a candidate
         self.by_chooser = [0, 0]  # victims chosen per chooser source
         self.fg_gcs = 0
@@ -415,11 +416,25 @@ class LfsSim:
         done = 0
         while int(self.ctr[C_FREE]) <= self.reserved:
             if not self._collect_one(foreground=True):
-                raise DeviceFull("foreground GC found no victim with invalid blocks: the data "
-                                 "and open logs do not fit the device (raise --spare)")
+                # every invalid block sits in an open segment: seal those (F2FS would
+                # allocate a new current segment too) and try once more
+                if not (self._seal_open_with_garbage() and self._collect_one(foreground=True)):
+                    raise DeviceFull("foreground GC found no victim with invalid blocks: the data "
+                                     "and open logs do not fit the device (raise --spare)")
             done += 1
             if done > limit:
                 raise SimError("foreground GC makes no progress")
+
+    def _seal_open_with_garbage(self) -> bool:
+        """Seal the open segments that hold invalid blocks; True if any."""
+        sealed = 0
+        for s in np.unique(self.opent[self.opent >= 0]):
+            s = int(s)
+            if self.segi[WP, s] > self.segi[VALID, s]:
+                sealed += eng.seal_open(self.segi, self.segl, self.freeq, self.opent, self.clh,
+                                        self.cand, self.ctr, self.cfgv, s, int(self.ctr[C_NOW]))
+        self.forced_seals += sealed
+        return sealed > 0
 
     def _enough_invalid(self) -> bool:
         return has_enough_invalid_blocks(self.n_lbas, int(self.ctr[C_LIVE]),
