@@ -265,7 +265,7 @@ class FlowKernel:
         p = self.lp.proxy
         sent = False
         for op in OPS:
-            epoch = p.kinds[op].last_epoch
+            epoch = p.kind_state(op).last_epoch
             if epoch != self.acked[op]:
                 self.acked[op] = epoch
                 p.outbox.push(m.encode(p.feedback(op, now)))
@@ -312,30 +312,31 @@ class FlowKernel:
         p = self.lp.proxy
         modes, reasons, share, share_w, decided, trs = {}, {}, {}, {}, {}, []
         for op, name in OPS.items():
-            k = p.kinds[op]
-            modes[name] = Mode(k.ctl.mode).name.lower()
-            reasons[name] = Reason(k.ctl.log[-1].reason).name.lower() if k.ctl.log else None
+            k = p.kind_state(op)
+            modes[name] = k.mode.name.lower()
+            reasons[name] = Reason(k.last_transition.reason).name.lower() if k.last_transition else None
             h, ml = k.decided
             decided[name] = [h, ml]
             share[name] = round(ml / (h + ml), 4) if h + ml else 0.0
             if window is not None:
                 dh, dml = h - window[op][0], ml - window[op][1]
                 share_w[name] = round(dml / (dh + dml), 4) if dh + dml else None
-            new = k.ctl.n_transitions - self.seen_tr[op]
+            new = k.n_transitions - self.seen_tr[op]
             if new > 0:
-                for tr in list(k.ctl.log)[-min(new, len(k.ctl.log)):]:
+                log = p.transitions(op)
+                for tr in log[-min(new, len(log)):]:
                     trs.append([tr.at, name, Mode(tr.src).name.lower(), Mode(tr.dst).name.lower(),
                                 Reason(tr.reason).name.lower()])
-                self.seen_tr[op] = k.ctl.n_transitions
+                self.seen_tr[op] = k.n_transitions
         h = p.health(now)
         rejects = {r.name.lower(): int(p.rejects[r]) for r in RejectReason if p.rejects[r]}
         out = {"modes": modes, "mode_reason": reasons, "ml_share": share, "decisions": decided,
                "rejects": rejects, "rejects_total": int(sum(p.rejects)),
-               "telemetry_dropped": int(p.outbox.dropped),
-               "telemetry_dropped_records": int(p.outbox.dropped_records),
-               "telemetry_unsent": self.unsent, "outbox": len(p.outbox), "acks": self.acks,
+               "telemetry_dropped": p.outbox_state()[1],
+               "telemetry_dropped_records": p.outbox_state()[2],
+               "telemetry_unsent": self.unsent, "outbox": p.outbox_state()[0], "acks": self.acks,
                "health": {k: v for k, v in asdict(h).items() if v},
-               "epochs": _names(OPS, {op: int(p.kinds[op].last_epoch) for op in OPS}),
+               "epochs": _names(OPS, {op: p.kind_state(op).last_epoch for op in OPS}),
                "transitions": sorted(trs)}
         if window is not None:
             out["ml_share_window"] = share_w
@@ -365,7 +366,7 @@ class FlowKernel:
             now = self.lp.now()
             fields.update(self.proxy_state(now, dec0))
             fields["agent"] = self._agent()
-            dec = {op: list(self.lp.proxy.kinds[op].decided) for op in OPS}
+            dec = {op: list(self.lp.proxy.kind_state(op).decided) for op in OPS}
         else:
             dec = dec0
         self.last = (t, user, gcw, dec)

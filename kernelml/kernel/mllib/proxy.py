@@ -30,6 +30,18 @@ from .modes import Health, ModeConfig, ModeController
 from .outbox import Outbox
 
 
+@dataclass(frozen=True)
+class KindState:
+    mode: Mode
+    pinned: Mode | None
+    share: tuple[int, int]
+    decided: tuple[int, int]  # decisions by (human-made, ML)
+    fallbacks: int
+    last_epoch: int
+    n_transitions: int
+    last_transition: m.Transition | None
+
+
 class Reject(Exception):
     """Raised by a validator: the recommendation is not usable, for ``reason``."""
 
@@ -438,6 +450,18 @@ class MLModelProxy:
 
     def transitions(self, op_id: int) -> list[m.Transition]:
         return list(self.kinds[op_id].ctl.log)
+
+    def kind_state(self, op_id: int) -> KindState:
+        """A read-only snapshot of one op kind (for status displays and tools)."""
+        k = self.kinds[op_id]
+        return KindState(mode=Mode(k.ctl.mode), pinned=k.ctl.pinned, share=k.ctl.share(),
+                         decided=(k.decided[HUMAN], k.decided[ML]), fallbacks=k.fallbacks,
+                         last_epoch=k.last_epoch, n_transitions=k.ctl.n_transitions,
+                         last_transition=k.ctl.log[-1] if k.ctl.log else None)
+
+    def outbox_state(self) -> tuple[int, int, int]:
+        """(frames queued, frames dropped, telemetry records dropped)."""
+        return len(self.outbox), self.outbox.dropped, self.outbox.dropped_records
 
     def ml_share_pm(self, op_id: int) -> int:
         """Per mille of this kind's decisions that ML made."""
