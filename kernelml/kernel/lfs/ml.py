@@ -266,9 +266,18 @@ class LfsProxy:
         sim = self.sim
         seg, who = sim.gc_log[-1][1], sim.gc_log[-1][2]
         now = self.now()
-        self.gc_records.append((now, seg, moved, sim.bps, now - int(sim.segl[LASTMOD, seg]),
-                                int(sim.segi[CLASS, seg]), source, who))
-        p.set_critical(int(sim.ctr[C_FREE]) == 0, now)
+        if self.listening():
+            self.gc_records.append((now, seg, moved, sim.bps, now - int(sim.segl[LASTMOD, seg]),
+                                    int(sim.segi[CLASS, seg]), source, who))
+        critical = int(sim.ctr[C_FREE]) == 0
+        if critical != p.critical:
+            p.set_critical(critical, now)
+
+    def listening(self) -> bool:
+        """Whether anybody can receive telemetry now (a connected endpoint);
+        with nobody there, records are not even built."""
+        ep = self.proxy.endpoint
+        return ep is not None and ep.connection_id is not None
 
     def sources(self, lba: np.ndarray) -> np.ndarray:
         """The placing source of each LBA under the current share (the write
@@ -276,6 +285,8 @@ class LfsProxy:
         num, den = self.share
         if num == 0:
             return np.zeros(lba.shape, np.int64)
+        if num == den:
+            return np.ones(lba.shape, np.int64)
         h = ((lba.astype(np.int64) * 0x9E3779B1) & 0xFFFFFFFF) >> 8
         return (h % den < num).astype(np.int64)
 
@@ -299,14 +310,16 @@ class LfsProxy:
         if n == 0:
             return
         end = self.now()
+        src = self.sources(lba)
+        n_ml = int(src.sum())
+        self.proxy.record(schema.OP_PLACEMENT, n - n_ml, n_ml)
+        if not self.listening():
+            return
         rec = np.empty((n, len(schema.WRITE_FIELDS)), np.int64)
         rec[:, 0] = np.arange(end - n + 1, end + 1, dtype=np.int64)
         rec[:, 1] = lba
         rec[:, 2] = hint
         rec[:, 3] = prev_age
-        src = self.sources(lba)
-        n_ml = int(src.sum())
-        self.proxy.record(schema.OP_PLACEMENT, n - n_ml, n_ml)
         rec[:, 4] = cls
         rec[:, 5] = src
         rec[:, 6] = self.sim.lbat[MLMAP, lba]
