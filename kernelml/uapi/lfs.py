@@ -30,7 +30,8 @@ estimate); a recommendation's map part overwrites ``map_count`` entries
 from ``map_offset`` when it is accepted, so a large map travels in several
 recommendations.  A user write of hint ``h`` whose LBA was last written
 ``v`` ticks ago goes to class ``user[row][bucket(v)]`` with ``row = h``
-when the LBA's map group ``g`` is 0 and ``row = 3 + g`` otherwise; a block
+when the write has a hint (h != 0) or the LBA's map group ``g`` is 0, and
+``row = 3 + g`` otherwise; a block
 GC moves whose data is ``a`` ticks old goes to class ``gc[row][bucket(a)]``
 (its row from the map, hint 0 when the map has no group: the write's hint is
 not kept).  ``bucket(x)`` is the bit length of ``x``

@@ -36,11 +36,15 @@ Recommendations (:mod:`kernelml.uapi.lfs`):
   goes to the class of its *residual* median lifetime given that it has
   already lived ``a`` (memoryless hot data goes back to the hot class,
   survivors that have outlived their class move to a longer-lived one).
-* ``OP_VICTIM``: cost-benefit with predicted rather than assumed decay:
-  the expected residual lifetime of a log's data at the segment's age, so
-  the kernel cleans the candidate maximising ``(1 - u) * residual / (1 +
-  u)``; a log with no evidence gets the segment's age, which is exactly
-  Sprite LFS cost-benefit.
+* ``OP_VICTIM``: a stability table for the kernel's cost-benefit rule.
+  By default (``victim_mode="auto"``) the learner replays the recent writes
+  on a small user-space model of the device (:mod:`.lfs_replay`), with the
+  classes its placement gives, under greedy and under cost-benefit, and
+  recommends the rule that copies less (stability = age: Sprite LFS
+  cost-benefit; constant: greedy).  ``victim_mode="residual"`` (the expected
+  residual lifetime of a log's data, capped at the oldest age observed) is
+  kept as a documented option: it measured far worse (uncapped, 20x write
+  amplification on hot/cold: residuals of cold classes dwarf every age).
 
 Continuous learning: every observed overwrite is also scored against the
 prediction in force for its cell (mean absolute error in log2 buckets, in
@@ -56,6 +60,7 @@ import numpy as np
 from ...uapi import lfs as schema
 from ...uapi.messages import Feedback, Hello, Mode
 from ..learner import Advice, Learner
+from .lfs_replay import prefer_cost_benefit
 
 F_TIME, F_LBA, F_HINT, F_PREV, F_CLASS, F_SOURCE, F_GROUP = range(7)
 N_LOGS = 2 * schema.LOGS_PER_SOURCE
@@ -121,7 +126,7 @@ class LifetimeTable(Learner):
                  min_deaths: int = 32, ttl: int = 1 << 18, victims: bool = True, rate_map: bool = True,
                  rate_alpha: float = 0.3, recency: bool = True, gc_mode: str = "residual",
                  victim_mode: str = "auto", min_gap: float = 3.0, confirm: int = 4,
-                 min_overwrites: int = 1 << 16) -> None:
+                 min_overwrites: int = 1 << 16, replay_every: int = 4) -> None:
         super().__init__(seed)
         if not 1 <= n_classes <= schema.MAX_CLASSES:
             raise ValueError(f"n_classes in 1..{schema.MAX_CLASSES}")
@@ -142,6 +147,7 @@ class LifetimeTable(Learner):
         if victim_mode not in ("auto", "age", "greedy", "residual"):
             raise ValueError("victim_mode: 'auto', 'age', 'greedy' or 'residual'")
         self.victim_mode = victim_mode
+        self.replay_every = replay_every
         self.victim_choice = None
         self.structure = None
         self.classes = 1
@@ -165,6 +171,12 @@ class LifetimeTable(Learner):
         self.seen_time = 0
         self.n_lbas = 0  # one past the highest LBA seen (the map never reaches beyond)
         self.max_classes = schema.MAX_CLASSES  # the kernel side's limit (REC_DEVICE)
+        self.device = ()  # (n_lbas, blocks_per_seg, segments, reserved) from REC_DEVICE
+        self.ring_lba = np.zeros(0, np.int64)  # the recent writes, for the what-if replay
+        self.ring_cell = np.zeros(0, np.int64)
+        self.ring_n = 0
+        self.rounds = 0
+        self.replay_choice = None  # the victim rule the last replay preferred
         self.pred = np.full(n_cells, n_buckets // 2, dtype=np.int64)  # median bucket per cell in force
         self.err_sum = 0.0
         self.err_n = 0
@@ -196,6 +208,7 @@ class LifetimeTable(Learner):
     def learn_many(self, record_kind: int, records: np.ndarray) -> None:
         if record_kind == schema.REC_DEVICE and records.shape[0] and records.shape[1] == len(schema.DEVICE_FIELDS):
             self.max_classes = int(np.clip(records[-1, 4], 1, schema.MAX_CLASSES))
+            self.device = tuple(int(v) for v in records[-1, :4])  # n_lbas, bps, segments, reserved
             return
         if record_kind != schema.REC_WRITE or records.shape[0] == 0:
             return
@@ -211,9 +224,10 @@ class LifetimeTable(Learner):
         t = records[:, F_TIME]
         hint = np.clip(records[:, F_HINT], 0, schema.N_HINTS - 1)
         group = np.clip(records[:, F_GROUP], 0, schema.N_GROUPS)
-        row = np.where(group > 0, schema.N_HINTS - 1 + group, hint)
+        row = np.where((group > 0) & (hint == 0), schema.N_HINTS - 1 + group, hint)
         prev = records[:, F_PREV]
         cell = row * self.nb + buckets(prev, self.nb)
+        self._remember(lba, cell)
         log = (np.clip(records[:, F_SOURCE], 0, 1) * schema.LOGS_PER_SOURCE
                + np.clip(records[:, F_CLASS], 0, schema.LOGS_PER_SOURCE - 1))
         self._decay(int(t.max()))
@@ -283,6 +297,35 @@ class LifetimeTable(Learner):
         g = np.clip(((r - lo) / step).astype(np.int64), 0, schema.N_GROUPS - 1)
         out[known] = schema.N_GROUPS - g
         return out
+
+    def _remember(self, lba: np.ndarray, cell: np.ndarray) -> None:
+        """Keep the recent writes (LBA, cell) for the what-if replay."""
+        if not self.device:
+            return
+        cap = 4 * self.device[0]
+        if self.ring_lba.size != cap:
+            self.ring_lba = np.full(cap, -1, np.int64)
+            self.ring_cell = np.zeros(cap, np.int64)
+            self.ring_n = 0
+        n = lba.size
+        if n >= cap:
+            lba, cell, n = lba[-cap:], cell[-cap:], cap
+        pos = (self.ring_n + np.arange(n)) % cap
+        self.ring_lba[pos] = lba
+        self.ring_cell[pos] = cell
+        self.ring_n += n
+
+    def _replay_verdict(self, user: np.ndarray) -> bool | None:
+        """Cost-benefit (True) or greedy (False) on a replay of the recent
+        writes with the classes ``user`` gives their cells (see lfs_replay)."""
+        if not self.device or self.ring_n < self.ring_lba.size:
+            return None
+        cap = self.ring_lba.size
+        start = self.ring_n % cap
+        lba = np.concatenate([self.ring_lba[start:], self.ring_lba[:start]])
+        cell = np.concatenate([self.ring_cell[start:], self.ring_cell[:start]])
+        n_lbas, bps, segs, _ = self.device
+        return prefer_cost_benefit(lba, user[cell], n_lbas, segs, bps, int(user.max()) + 1)
 
     def _decay(self, now: int) -> None:
         dt = now - self.seen_time
@@ -420,8 +463,16 @@ class LifetimeTable(Learner):
         # victim scores: residual lifetime of a log's data at the segment's age, over (1 + u)
         resid = np.empty((N_LOGS, self.nb), dtype=np.int64)
         mode = self.victim_mode
-        if mode == "auto":  # lifetimes differ: cost-benefit; one lifetime scale: greedy
-            mode = "age" if cuts.size else "greedy"
+        if mode == "auto":  # the rule that copies less on a replay of the recent writes
+            if not cuts.size:
+                mode = "greedy"
+            else:
+                self.rounds += 1
+                if self.rounds % self.replay_every == 1 or self.replay_choice is None:
+                    verdict = self._replay_verdict(user)
+                    if verdict is not None:
+                        self.replay_choice = "age" if verdict else "greedy"
+                mode = self.replay_choice or "greedy"
         self.victim_choice = mode
         for row in range(N_LOGS):
             if mode == "greedy":

@@ -17,13 +17,15 @@ path knows about a block rather than by its address.  With ``v = now -
 last_write(lba)`` (0 when the LBA was never written) and ``bucket(v)`` its
 bit length capped at ``nb - 1``::
 
-    row        = hint                if map[lba] == 0
+    row        = hint                if hint != 0 or map[lba] == 0
                  3 + map[lba]        otherwise (map[lba] in 1..15)
     user class = table[row * nb + bucket(v)]
     GC class   = table[(n_rows + row) * nb + bucket(age)]
 
 ``map`` is a per-LBA hint array (4 bits of information per LBA) that user
 space fills with its estimate of each LBA's update rate (0: no estimate);
+a write's own temperature hint, when it has one, comes first (a file's
+hint says more about new data than the history of the blocks it reuses);
 ``age = now - last_write(lba)`` of the block being moved (for a GC copy the
 row uses hint 0: the write's hint is not kept); every class is in ``0 .. n
 - 1`` (a GC copy may rejoin a user class).  One bit-length loop, one
@@ -63,7 +65,7 @@ def _clip(c, n) -> int:
 @hot
 def _row(tpp, lbat, x, hint) -> int:
     g = lbat[MLMAP, x]
-    row = hint if g == 0 else 3 + g
+    row = hint if (hint != 0 or g == 0) else 3 + g
     if row < 0 or row >= tpp[T_NHINT]:
         return 0
     return row
