@@ -21,6 +21,35 @@ from numba import njit
 
 
 @njit(cache=True)
+def _append(x, c, seg_of, slot, valid, wp, state, klass, lastmod, freeq, q, open_seg, bps, now):
+    """Append LBA ``x`` to class ``c``'s open segment (opening one from the free
+    queue ``q = [head, n_free]`` when needed).  False when no segment is free."""
+    n_segs = valid.shape[0]
+    s = open_seg[c]
+    if s < 0:
+        if q[1] == 0:
+            return False
+        s = freeq[q[0]]
+        q[0] = (q[0] + 1) % n_segs
+        q[1] -= 1
+        state[s] = 1
+        klass[s] = c
+        wp[s] = 0
+        valid[s] = 0
+        open_seg[c] = s
+    p = s * bps + wp[s]
+    slot[p] = x
+    seg_of[x] = p
+    wp[s] += 1
+    valid[s] += 1
+    lastmod[s] = now
+    if wp[s] == bps:
+        state[s] = 2
+        open_seg[c] = -1
+    return True
+
+
+@njit(cache=True)
 def replay(lbas, classes, n_lbas, n_segs, bps, n_classes, cost_benefit, measure_from):
     """Write every LBA once (class 0), then ``lbas`` with ``classes``, on a
     device of ``n_segs`` segments of ``bps`` blocks.  Returns (user writes,
@@ -34,14 +63,12 @@ def replay(lbas, classes, n_lbas, n_segs, bps, n_classes, cost_benefit, measure_
     klass = np.zeros(n_segs, np.int64)
     lastmod = np.zeros(n_segs, np.int64)
     freeq = np.arange(n_segs)
-    head = 0
-    n_free = n_segs
+    q = np.array([0, n_segs])  # free queue head, free segments
     open_seg = np.full(n_classes, -1, np.int64)
     users = 0
     copies = 0
     now = 0
-    total = n_lbas + lbas.shape[0]
-    for i in range(total):
+    for i in range(n_lbas + lbas.shape[0]):
         if i < n_lbas:
             x = i
             c = 0
@@ -52,83 +79,41 @@ def replay(lbas, classes, n_lbas, n_segs, bps, n_classes, cost_benefit, measure_
                 continue
         now += 1
         measuring = i >= n_lbas + measure_from
-        while n_free <= 2:  # foreground GC
+        while q[1] <= 2:  # foreground GC
             best = -1
             best_v = -1.0
             for s in range(n_segs):
                 if state[s] != 2 or valid[s] == wp[s]:
                     continue
                 u = valid[s] / bps
-                if cost_benefit:
-                    v = (1.0 - u) * (now - lastmod[s]) / (1.0 + u)
-                else:
-                    v = 1.0 - u
+                v = (1.0 - u) * (now - lastmod[s]) / (1.0 + u) if cost_benefit else 1.0 - u
                 if v > best_v:
                     best = s
                     best_v = v
             if best < 0:
                 return users, -1
-            vc = klass[best]
-            for off in range(wp[best]):
+            for off in range(wp[best]):  # copies stay in the class of their segment
                 y = slot[best * bps + off]
                 if y < 0:
                     continue
                 slot[best * bps + off] = -1
                 valid[best] -= 1
-                # append y to class vc
-                s2 = open_seg[vc]
-                if s2 < 0:
-                    if n_free == 0:
-                        return users, -1
-                    s2 = freeq[head]
-                    head = (head + 1) % n_segs
-                    n_free -= 1
-                    state[s2] = 1
-                    klass[s2] = vc
-                    wp[s2] = 0
-                    valid[s2] = 0
-                    open_seg[vc] = s2
-                p = s2 * bps + wp[s2]
-                slot[p] = y
-                seg_of[y] = p
-                wp[s2] += 1
-                valid[s2] += 1
-                lastmod[s2] = now
-                if wp[s2] == bps:
-                    state[s2] = 2
-                    open_seg[vc] = -1
+                if not _append(y, klass[best], seg_of, slot, valid, wp, state, klass, lastmod, freeq, q,
+                               open_seg, bps, now):
+                    return users, -1
                 if measuring:
                     copies += 1
             state[best] = 0
             wp[best] = 0
             valid[best] = 0
-            freeq[(head + n_free) % n_segs] = best
-            n_free += 1
+            freeq[(q[0] + q[1]) % n_segs] = best
+            q[1] += 1
         old = seg_of[x]
         if old >= 0:
             slot[old] = -1
             valid[old // bps] -= 1
-        s2 = open_seg[c]
-        if s2 < 0:
-            if n_free == 0:
-                return users, -1
-            s2 = freeq[head]
-            head = (head + 1) % n_segs
-            n_free -= 1
-            state[s2] = 1
-            klass[s2] = c
-            wp[s2] = 0
-            valid[s2] = 0
-            open_seg[c] = s2
-        p = s2 * bps + wp[s2]
-        slot[p] = x
-        seg_of[x] = p
-        wp[s2] += 1
-        valid[s2] += 1
-        lastmod[s2] = now
-        if wp[s2] == bps:
-            state[s2] = 2
-            open_seg[c] = -1
+        if not _append(x, c, seg_of, slot, valid, wp, state, klass, lastmod, freeq, q, open_seg, bps, now):
+            return users, -1
         if measuring:
             users += 1
     return users, copies
