@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from flow_helpers import Flow, assert_intact, stop_kernel, wait_mode
+from flow_helpers import Flow, assert_intact, stop_kernel, wait_mode, wait_status
 from kernelml.flow.procs import wait_for
 
 pytestmark = pytest.mark.timeout(240)
@@ -23,6 +23,9 @@ def flow(tmp_path, request):
     f = Flow(tmp_path, getattr(request, "param", "shm"))
     yield f
     f.close()
+
+
+EMERGENCY_SILENT = ("agent_silent", "outbox_overflow")
 
 
 def _clock(watch):
@@ -38,9 +41,12 @@ def test_agent_killed_goes_silent_then_resumes_from_checkpoint(flow):
     # a checkpoint that holds the lfs learner
     assert wait_for(lambda: "lfs" in (aw.last("agent.checkpoint") or {}).get("learners", []), 90, alive=[agent])
     agent.kill()  # SIGKILL: no goodbye, no final checkpoint
-    st = wait_mode(kw, "emergency", [kernel], extra=lambda s: s["mode_reason"]["placement"] == "agent_silent")
-    assert st["mode_reason"]["victim"] == "agent_silent"
-    assert not st["agent"]["connected"]
+    # on a busy machine the outbox may already have overflowed (an earlier emergency trigger, the
+    # reason then stays); either way the kernel side must see the agent silent and gone
+    st = wait_mode(kw, "emergency", [kernel],
+                   extra=lambda s: "agent_silent" in s["health"] and not s["agent"]["connected"])
+    assert st["mode_reason"]["placement"] in EMERGENCY_SILENT
+    assert st["mode_reason"]["victim"] in EMERGENCY_SILENT
     at = _clock(kw)
     wait_mode(kw, "emergency", [kernel], extra=lambda s: s["clock"] > at + (1 << 20))  # keeps going alone
     agent2, aw2 = flow.agent("--checkpoint", ckpt)
@@ -50,9 +56,10 @@ def test_agent_killed_goes_silent_then_resumes_from_checkpoint(flow):
     assert start["resumed"] == ["lfs"]  # the restarted agent resumed from its checkpoint
     final = stop_kernel(kernel, kw)
     assert_intact(final)
-    reasons = [r for _at, _src, _dst, r in final["mode_timeline"]["placement"]]
-    assert "agent_silent" in reasons, reasons
-    assert "recovered" in reasons[reasons.index("agent_silent") + 1:], reasons
+    timeline = final["mode_timeline"]["placement"]
+    into = [i for i, (_at, _src, dst, r) in enumerate(timeline) if dst == "emergency" and r in EMERGENCY_SILENT]
+    assert into, timeline
+    assert "recovered" in [r for *_x, r in timeline[into[-1] + 1:]], timeline
 
 
 def test_agent_stopped_past_the_deadline_then_continued(flow):
@@ -72,21 +79,30 @@ def test_agent_stopped_past_the_deadline_then_continued(flow):
 
 
 @pytest.mark.parametrize("fault, reason", [("flood", "flood"), ("garbage", "malformed")])
-def test_flood_and_garbage_are_rejected_and_the_run_completes(flow, fault, reason):
-    # a bounded run: it must complete on its own while the agent misbehaves
-    kernel, kw = flow.kernel("--wait-agent", "60", writes=["--writes", "6000000"])
+def test_flood_and_garbage_are_rejected_and_the_kernel_side_keeps_going(flow, fault, reason):
+    # the run is endless (its length in wall time must not decide whether the agent had time
+    # to misbehave); the kernel side must reject, fall to emergency and keep writing
+    kernel, kw = flow.kernel("--wait-agent", "60")
     agent, aw = flow.agent("--fault", fault, "--fault-after", "0.5")
     st = wait_mode(kw, "emergency", [kernel], extra=lambda s: s["mode_reason"]["placement"] == "invalid_share")
     assert st["rejects"].get(reason, 0) > 0
+    at = _clock(kw)
+    wait_status(kw, lambda s: s["clock"] > at + (1 << 20), [kernel])  # it never waited on the agent
+    final = stop_kernel(kernel, kw)
+    assert_intact(final)
+    assert final["rejects"].get(reason, 0) > 0
+    assert "invalid_share" in [r for *_x, r in final["mode_timeline"]["placement"]]
+    assert wait_for(lambda: (aw.last("agent.stats") or {}).get("faults", 0) > 0, 30), aw.lines[-3:]
+
+
+def test_a_bounded_run_completes_with_every_write_measured(flow):
+    kernel, kw = flow.kernel(writes=["--writes", "3000000"])
     rc = kernel.wait(180)
     assert rc == 0, kernel.log_tail()
     final = kw.last("final")
     assert final["reason"] == "done" and final["completed"]
     assert_intact(final)
-    assert final["result"]["measured_writes"] == 6_000_000
-    assert final["rejects"].get(reason, 0) > 0
-    assert "invalid_share" in [r for *_x, r in final["mode_timeline"]["placement"]]
-    assert (aw.last("agent.stats") or {}).get("faults", 0) > 0
+    assert final["result"]["measured_writes"] == 3_000_000
 
 
 @pytest.mark.parametrize("flow", ["shm", "unix"], indirect=True)

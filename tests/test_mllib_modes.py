@@ -47,6 +47,18 @@ def test_trigger_priority():
     assert last_reason(c) == Reason.CRITICAL
 
 
+def test_emergency_reason_follows_the_trigger_that_holds():
+    c = ctl(Mode.RECOMMENDATION)
+    c.update(1, Health(agent_silent=True, invalid_share=True), BETTER)
+    assert last_reason(c) == Reason.AGENT_SILENT
+    assert c.update(2, Health(agent_silent=True, invalid_share=True), BETTER) is None  # still held
+    tr = c.update(3, Health(invalid_share=True), BETTER)  # the agent is back, its advice is not
+    assert (tr.src, tr.dst, Reason(tr.reason)) == (Mode.EMERGENCY, Mode.EMERGENCY, Reason.INVALID_SHARE)
+    assert c.update(4, Health(invalid_share=True, outbox_overflow=True), BETTER) is None
+    started = ctl(Mode.EMERGENCY)  # emergency at start or by pin: a trigger does not relabel it
+    assert started.update(1, Health(agent_silent=True), BETTER) is None
+
+
 def test_emergency_recovers_to_learning_after_hold():
     c = ctl(Mode.EMERGENCY, recover_hold=10)
     assert c.update(0, Health(agent_silent=True), BETTER) is None

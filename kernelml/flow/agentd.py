@@ -493,23 +493,17 @@ class Daemon:
         return self.agent.epochs[name]
 
     def _flood(self, link) -> list[bytes]:
-        """Copies of the smallest recommendation sent so far (else an empty
-        payload for the first op kind), each with a fresh epoch: valid frames,
-        far too many of them."""
-        base = None
-        if self.rtt.last_frames:
-            base = m.decode(min(self.rtt.last_frames.values(), key=len))
-        ops = sorted(link.hello.op_kinds) if link.hello is not None else []
+        """Copies of the smallest recommendation sent so far, each with a
+        fresh epoch: valid frames, far too many of them.  Nothing until the
+        learner has sent one (a made-up payload would be malformed, a
+        different fault)."""
+        if not self.rtt.last_frames:
+            return []
+        base = m.decode(min(self.rtt.last_frames.values(), key=len))
         out = []
         for _ in range(self.o.burst):
-            if base is not None:
-                rec = m.Recommendation(base.op_kind, self._next_epoch(link), link.kernel_now + (1 << 22),
-                                       base.words, base.model_id)
-            elif ops:
-                rec = m.Recommendation(ops[0], self._next_epoch(link), link.kernel_now + (1 << 22),
-                                       np.zeros(0, np.int64))
-            else:
-                return out
+            rec = m.Recommendation(base.op_kind, self._next_epoch(link), link.kernel_now + (1 << 22),
+                                   base.words, base.model_id)
             out.append(m.encode(rec))
         return out
 

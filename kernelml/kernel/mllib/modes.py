@@ -12,6 +12,7 @@ for its stated reason and no other.
     recommendation --(no longer better)--> collaboration
     recommendation --(worse with confidence)--> learning
     any --(critical | agent silent | invalid share | outbox overflow)--> emergency
+    emergency --(its trigger clears while another holds)--> emergency, new reason
 
 Hysteresis: promotion to recommendation needs ML *better with confidence*;
 leaving it needs ML's mean to be *no longer below* human's (a gap between the
@@ -120,11 +121,19 @@ class ModeController:
         self.pinned = None
         return self._go(now, self.mode, Reason.UNPINNED)
 
+    def _held_by(self, health: Health) -> bool | None:
+        """Whether the trigger that put us in emergency still holds (then the reason stays);
+        None when emergency came from elsewhere (start, an operator pin)."""
+        held = {int(Reason.CRITICAL): health.critical, int(Reason.AGENT_SILENT): health.agent_silent,
+                int(Reason.INVALID_SHARE): health.invalid_share,
+                int(Reason.OUTBOX_OVERFLOW): health.outbox_overflow}
+        return held.get(self.log[-1].reason) if self.log else None
+
     def update(self, now: int, health: Health, verdict: Verdict) -> Transition | None:
         trigger = health.trigger()
         if trigger is not None:
             self.clear_since = None
-            if self.mode != Mode.EMERGENCY:
+            if self.mode != Mode.EMERGENCY or self._held_by(health) is False:
                 return self._go(now, Mode.EMERGENCY, trigger)
             return None
         if self.mode == Mode.EMERGENCY:
