@@ -15,6 +15,7 @@ SESSIONS = Registry("sample session", {
     "toy-dispatch": "kernelml.bench.samples:toy_session",
     "damon": "kernelml.bench.damon_ml:sample_session",
     "lfs": "kernelml.bench.gc_ml:sample_session",
+    "readahead": "kernelml.bench.readahead_run:sample_session",
 })
 
 

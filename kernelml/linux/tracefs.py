@@ -10,8 +10,8 @@ untouched), and there:
 * ``trace_clock`` = ``mono`` (CLOCK_MONOTONIC, comparable across CPUs and
   with ``time.monotonic_ns()``; the default ``local`` clock is per CPU);
 * ``buffer_size_kb`` = ``buffer_kb`` per CPU;
-* ``events/block/<event>/filter`` = ``dev == <major << 20 | minor>`` for
-  each event, then ``enable`` = 1.
+* ``events/<group>/<event>/filter`` = ``<filter_field> == <major << 20 |
+  minor>`` for each event (block events: ``dev``), then ``enable`` = 1.
 
 The events are read as text from ``trace_pipe`` (non-blocking, with poll).
 ``stats()`` sums ``per_cpu/cpu*/stats`` (``overrun``: events overwritten
@@ -47,21 +47,31 @@ class TraceInstance:
     io: KernelIO
     workdir: str
     dev_t: int
-    events: tuple[str, ...] = ("block_rq_issue",)
+    events: tuple = ("block_rq_issue",)  # names in ``group``, or (group, name) pairs
     buffer_kb: int = 8192
     clock: str = "mono"
     name: str = ""
     root: str = ""  # tracefs mount in use (filled by setup)
     path: str = ""  # the instance directory
     fd: int = -1
+    group: str = "block"  # the event group of events given by name alone
+    filter_field: str = "dev"  # the events' device field, compared with ``dev_t``
     _stopped: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.check_events()
+        if not self.name:
+            self.name = f"{INSTANCE_PREFIX}{os.getpid()}_{os.urandom(3).hex()}"
+
+    def check_events(self) -> None:
+        """ValueError for an event this instance cannot record (subclasses widen it)."""
         bad = [e for e in self.events if e not in BLOCK_EVENTS]
         if bad:
             raise ValueError(f"unsupported events {bad}; known: {', '.join(BLOCK_EVENTS)}")
-        if not self.name:
-            self.name = f"{INSTANCE_PREFIX}{os.getpid()}_{os.urandom(3).hex()}"
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """The events as (group, name)."""
+        return [tuple(e) if not isinstance(e, str) else (self.group, e) for e in self.events]
 
     def setup(self, undo: Undo) -> None:
         io = self.io
@@ -73,8 +83,12 @@ class TraceInstance:
             io.run(["mount", "-t", "tracefs", "nodev", root], "mount-tracefs")
             undo.push(f"umount {root}", lambda: io.umount(root, "cleanup-tracefs-umount"))
         self.root = root
-        if not io.dry_run and not os.path.isdir(os.path.join(root, "instances")):
-            raise CaptureError(f"{root} has no instances directory")
+        if not io.dry_run:
+            if not os.path.isdir(os.path.join(root, "instances")):
+                raise CaptureError(f"{root} has no instances directory")
+            missing = [f"{g}:{e}" for g, e in self.pairs() if not os.path.isdir(os.path.join(root, "events", g, e))]
+            if missing:
+                raise CaptureError(f"this kernel lacks the tracepoints {', '.join(missing)}")
         self.path = os.path.join(root, "instances", self.name)
         io.mkdir(self.path, "instance")
         undo.push(f"rmdir {self.path}", lambda: io.rmdir(self.path, "cleanup-instance", retries=10))
@@ -82,9 +96,9 @@ class TraceInstance:
         io.write(os.path.join(self.path, "tracing_on"), "0", "tracing-off")
         io.write(os.path.join(self.path, "trace_clock"), self.clock, "trace-clock")
         io.write(os.path.join(self.path, "buffer_size_kb"), str(int(self.buffer_kb)), "buffer-size")
-        for ev in self.events:
-            d = os.path.join(self.path, "events", "block", ev)
-            io.write(os.path.join(d, "filter"), f"dev == {self.dev_t}", "filter")
+        for g, ev in self.pairs():
+            d = os.path.join(self.path, "events", g, ev)
+            io.write(os.path.join(d, "filter"), f"{self.filter_field} == {self.dev_t}", "filter")
             io.write(os.path.join(d, "enable"), "1", "enable-event")
 
     def open_pipe(self, undo: Undo) -> None:
@@ -135,8 +149,8 @@ class TraceInstance:
         if not self.io.dry_run and not os.path.isdir(self.path):
             return
         self.io.write(os.path.join(self.path, "tracing_on"), "0", "cleanup-tracing-off")
-        for ev in self.events:
-            self.io.write(os.path.join(self.path, "events", "block", ev, "enable"), "0", "cleanup-disable-event")
+        for g, ev in self.pairs():
+            self.io.write(os.path.join(self.path, "events", g, ev, "enable"), "0", "cleanup-disable-event")
 
     def stats(self) -> dict:
         """Per-CPU ring-buffer counters summed over CPUs."""

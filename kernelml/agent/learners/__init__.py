@@ -13,4 +13,7 @@ LEARNERS = Registry("learner", {
     "damon-reuse": "kernelml.agent.learners.damon_reuse:DamonReuse",
     "damon-random": "kernelml.agent.learners.damon_reuse:DamonRandom",
     "damon-inverted": "kernelml.agent.learners.damon_reuse:DamonInverted",
+    "readahead-window": "kernelml.agent.learners.readahead_window:ReadaheadWindow",
+    "readahead-random": "kernelml.agent.learners.readahead_window:ReadaheadRandom",
+    "readahead-inverted": "kernelml.agent.learners.readahead_window:ReadaheadInverted",
 })
