@@ -253,7 +253,7 @@ def plot(m: dict, rows: list[dict], out: str) -> list[str]:
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     fig.suptitle(f"GC write amplification per policy (red: ML proxy, green: oracle) — {m['command']}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     path = os.path.join(out, "waf-per-policy.png")
     fig.savefig(path, dpi=100)
     plt.close(fig)
