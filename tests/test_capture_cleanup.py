@@ -116,11 +116,15 @@ def test_stale_leftovers_of_dead_captures_are_found_and_removed(tmp_path):
     dead = 4194304 + 7  # above the largest possible pid (2^22)
     stale = tmp_path / f"kernelml-cap-{dead}-abcd"
     (stale / "mnt").mkdir(parents=True)
+    stale_ra = tmp_path / f"kernelml-ra-{dead}-ijkl"  # the live readahead controller's
+    stale_ra.mkdir()
     alive = tmp_path / f"kernelml-cap-{os.getpid()}-efgh"
     alive.mkdir()
+    (tmp_path / f"kernelml-ra-{os.getpid()}-mnop").mkdir()
     found = find_stale(str(tmp_path))
-    assert found["dirs"] == [str(stale)] and found["mounts"] == [] and found["loops"] == []
+    assert found["dirs"] == [str(stale), str(stale_ra)] and found["mounts"] == [] and found["loops"] == []
     lines = remove_stale(dry_run=True, tmp=str(tmp_path))
     assert any("stale-dir" in ln and str(stale) in ln for ln in lines) and stale.exists()
     remove_stale(tmp=str(tmp_path))
-    assert not stale.exists() and alive.exists()
+    assert not stale.exists() and not stale_ra.exists() and alive.exists()
+    assert (tmp_path / f"kernelml-ra-{os.getpid()}-mnop").exists()

@@ -3,7 +3,8 @@
 A capture names everything after its process id: the temporary directory
 ``<tmp>/kernelml-cap-<pid>-*`` (image, mount point, private tracefs
 mount), the tracefs instance ``kernelml_<pid>_*``; a memory capture
-``<tmp>/kernelml-mem-<pid>-*``.  When that process no longer exists they
+``<tmp>/kernelml-mem-<pid>-*``; the live readahead controller and bench
+``<tmp>/kernelml-ra-<pid>-*``.  When that process no longer exists they
 are stale: mounts inside the directory are unmounted, loop devices backed
 by its image detached, the instance stopped and removed, the directory
 deleted.  Nothing belonging to a live process is touched.
@@ -40,8 +41,9 @@ def _loops_backed_by(prefix: str) -> list[str]:
 def find_stale(tmp: str | None = None) -> dict:
     tmp = tmp or tempfile.gettempdir()
     dirs = []
-    for d in glob.glob(os.path.join(tmp, "kernelml-cap-*")) + glob.glob(os.path.join(tmp, "kernelml-mem-*")):
-        m = re.match(r"kernelml-(?:cap|mem)-(\d+)-", os.path.basename(d))
+    for d in sorted(glob.glob(os.path.join(tmp, "kernelml-cap-*")) + glob.glob(os.path.join(tmp, "kernelml-mem-*"))
+                    + glob.glob(os.path.join(tmp, "kernelml-ra-*"))):
+        m = re.match(r"kernelml-(?:cap|mem|ra)-(\d+)-", os.path.basename(d))
         if m and _dead(m.group(1)):
             dirs.append(d)
     mounts, loops = [], []
@@ -65,7 +67,7 @@ def remove_stale(dry_run: bool = False, tmp: str | None = None) -> list[str]:
     lines = []
     for inst in st["instances"]:
         try:
-            for f in [os.path.join(inst, "tracing_on")] + glob.glob(os.path.join(inst, "events/block/*/enable")):
+            for f in [os.path.join(inst, "tracing_on")] + glob.glob(os.path.join(inst, "events/*/*/enable")):
                 io.write(f, "0", "stale-disable")
             io.rmdir(inst, "stale-instance", retries=5)
         except OSError as exc:
