@@ -150,3 +150,23 @@ def test_live_bench_smoke_cleans_up(tmp_path, monkeypatch):
     s = rl.summarize(res)
     assert s["lookup-mmap"]["default"]["n"] == 1
     assert not _leftovers(tmp_path)
+
+
+def test_group_read_bytes_counts_what_the_group_read(tmp_path):
+    # fio's progress in the live bench: the kernel's count of the bytes its processes read
+    from kernelml.linux.readahead_drivers import group_read_bytes
+
+    data = tmp_path / "data"
+    data.write_bytes(b"x" * (3 << 20))
+    code = (f"import sys, time; f = open({str(data)!r}, 'rb'); n = 0\n"
+            "while f.read(65536): pass\n"
+            "print('read', flush=True); time.sleep(30)")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert p.stdout.readline().strip() == b"read"
+        got = group_read_bytes(p.pid)
+        assert 3 << 20 <= got < (3 << 20) + (8 << 20)  # the file, plus the interpreter's own reads
+        assert group_read_bytes(2 ** 22 + 12345) == 0  # no such group
+    finally:
+        p.kill()
+        p.wait()

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kernelml.linux.readahead_drivers import read_progress
+from kernelml.linux.readahead_drivers import group_read_bytes, read_progress
 from kernelml.linux.readahead_live import KmlLiveController, LiveConfig, LiveEnv, MlSession
 from kernelml.linux.sysio import CaptureError, KernelIO, Undo, interrupts_raise, kill_group  # noqa: F401
 
@@ -193,11 +193,19 @@ class Runner:
         prog = os.path.join(self.env.workdir, "progress")
         with open(prog, "wb") as f:
             f.write(b"\0" * 8)
+        spawned: list = []
         if controller is not None and hasattr(controller, "ctl"):
-            controller.ctl.progress = (lambda: read_progress(prog) // 4096) if w.kind == "driver" else None
+            # the epochs' units: pages given to the application, as the workload counts them (the
+            # drivers), or as the kernel counts its read() calls (fio) -- never the traced readahead
+            # requests, whose number and size depend on the window the source chose
+            if w.kind == "driver":
+                controller.ctl.progress = lambda: read_progress(prog) // 4096
+            else:
+                controller.ctl.progress = lambda: group_read_bytes(spawned[0].pid) // 4096 if spawned else 0
         if controller is not None:
             controller.resume()
         p = self._spawn(w, prog)
+        spawned.append(p)
         t0 = time.monotonic()
         hard = t0 + self.duration_s + 60
         while p.poll() is None:

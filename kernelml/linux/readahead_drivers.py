@@ -80,6 +80,31 @@ def read_progress(path: str) -> int:
         return 0
 
 
+def group_read_bytes(pgid: int) -> int:
+    """Bytes the processes of group ``pgid`` have read through read()-like
+    system calls (``rchar`` of ``/proc/<pid>/io``): the progress of a
+    workload that does not report its own (fio), counted by the kernel and
+    the same whatever the readahead window.  Processes that have exited no
+    longer count."""
+    tot = 0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat", "rb") as f:
+                stat = f.read()
+            if int(stat[stat.rindex(b")") + 2:].split()[2]) != pgid:  # fields after comm: state ppid pgrp
+                continue
+            with open(f"/proc/{d}/io", "rb") as f:
+                for line in f:
+                    if line.startswith(b"rchar:"):
+                        tot += int(line.split()[1])
+                        break
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+    return tot
+
+
 def scan(files: list[str], bs: int, end: float, prog: Progress, passes: int = 0, stride: int = 0) -> None:
     """Read each file front to back (``stride``: read ``bs`` bytes every
     ``stride`` bytes, a column scan)."""
