@@ -281,10 +281,11 @@ def run_live_bench(workload_names: list[str], policies: list[str], repeats: int 
                             env.tracer.read_bytes()  # drop the events of the gap
                         ctl = ses if pol == "ml" else kml_ctl if pol == "kml" else None
                         knob.set_kb(FIXED_KB.get(pol, knob.original_kb), force=True)
+                        n0 = len(ses.ctl.epochs) if ses is not None else 0
                         r = runner.run(w, ctl)
                         r.update({"workload": wn, "policy": pol, "repeat": rep, "knob_kb_end": knob.current_kb})
                         if pol == "ml":
-                            r["proxy"] = ses.ctl.summary()
+                            r["proxy"] = ses.ctl.summary(since=n0)
                         elif pol == "kml":
                             r["kml"] = kml_ctl.summary()
                         results["runs"].append(r)

@@ -275,9 +275,15 @@ class LiveController:
                             "wrote": wrote, "units": units, "pages": pages, "elapsed_us": elapsed_us,
                             "useless": tot["useless"], "sync_ra": tot["sync_ra"], "async_ra": tot["async_ra"]})
 
-    def summary(self) -> dict:
+    def summary(self, since: int = 0) -> dict:
+        """The proxy's state; ``ml_kb``: the knob values of ML's epochs from epoch ``since`` on."""
+        ml_kb: dict[int, int] = {}
+        for e in self.epochs[since:]:
+            if e["source"] != HUMAN:
+                ml_kb[e["kb"]] = ml_kb.get(e["kb"], 0) + 1
         return {
             **proxy_report(self.proxy, schema.OP_WINDOW, self.now()),
+            "ml_kb": dict(sorted(ml_kb.items())),
             "knob": {"original_kb": self.knob.original_kb, "writes": self.knob.writes,
                      "rate_limited": self.knob.rate_limited, "clamped": self.knob.clamped},
             "trace": {"events": self.features.events, "lost": self.features.lost,
