@@ -312,55 +312,48 @@ def ractl_max_pages(st, s, dv, req_size):
 
 # ------------------------------------------------------------------ LRU
 @njit(cache=True)
+def _lru_slots(active):
+    """The global slots (head, tail, page count) of the active or the inactive list."""
+    if active:
+        return G_AHEAD, G_ATAIL, G_APAGES
+    return G_IHEAD, G_ITAIL, G_IPAGES
+
+
+@njit(cache=True)
 def lru_unlink(pg, gv, h):
+    head, tail, pages = _lru_slots((pg[PF, h] & F_ACTIVE) != 0)
     p = pg[PP, h]
     n = pg[PN, h]
-    active = (pg[PF, h] & F_ACTIVE) != 0
     if p >= 0:
         pg[PN, p] = n
-    elif active:
-        gv[G_AHEAD] = n
     else:
-        gv[G_IHEAD] = n
+        gv[head] = n
     if n >= 0:
         pg[PP, n] = p
-    elif active:
-        gv[G_ATAIL] = p
     else:
-        gv[G_ITAIL] = p
+        gv[tail] = p
     pg[PP, h] = -1
     pg[PN, h] = -1
-    size = 1 << pg[PO, h]
-    if active:
-        gv[G_APAGES] -= size
-    else:
-        gv[G_IPAGES] -= size
+    gv[pages] -= 1 << pg[PO, h]
 
 
 @njit(cache=True)
 def lru_push(pg, gv, h, active):
-    size = 1 << pg[PO, h]
-    pg[PP, h] = -1
+    """Add the folio at the head of the active or the inactive list (lruvec_add_folio)."""
+    head, tail, pages = _lru_slots(active)
     if active:
         pg[PF, h] |= F_ACTIVE
-        n = gv[G_AHEAD]
-        pg[PN, h] = n
-        if n >= 0:
-            pg[PP, n] = h
-        else:
-            gv[G_ATAIL] = h
-        gv[G_AHEAD] = h
-        gv[G_APAGES] += size
     else:
         pg[PF, h] &= ~F_ACTIVE
-        n = gv[G_IHEAD]
-        pg[PN, h] = n
-        if n >= 0:
-            pg[PP, n] = h
-        else:
-            gv[G_ITAIL] = h
-        gv[G_IHEAD] = h
-        gv[G_IPAGES] += size
+    n = gv[head]
+    pg[PP, h] = -1
+    pg[PN, h] = n
+    if n >= 0:
+        pg[PP, n] = h
+    else:
+        gv[tail] = h
+    gv[head] = h
+    gv[pages] += 1 << pg[PO, h]
 
 
 @njit(cache=True)
