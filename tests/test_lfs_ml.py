@@ -151,3 +151,18 @@ def test_agent_dies_kernel_keeps_going_with_invariants():
 def test_adversaries_do_not_reach_recommendation_on_uniform(adversary):
     r = run_gc_ml("uniform", learner=adversary, **small(writes=1 << 19))
     assert r["final_mode"]["placement"] != "recommendation"
+
+
+def test_a_class_must_carry_a_share_of_the_writes():
+    # one lifetime scale with an outlier cell that got almost no writes: not worth an open log
+    from kernelml.agent.learners.lfs_lifetime import LifetimeTable
+
+    def cuts(share):
+        lt = LifetimeTable(min_class_share=share)
+        med = np.full(lt.volume.size, 12, dtype=np.int64)
+        lt.volume[:] = 1000.0
+        med[7], lt.volume[7] = 30, 0.003 * lt.volume.sum()  # 0.3 % of the writes, 2**18 x longer lived
+        return lt._thresholds(med)
+
+    assert cuts(0.0).size == 1  # without the floor the outlier gets a class of its own
+    assert cuts(0.005).size == 0

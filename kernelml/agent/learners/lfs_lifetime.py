@@ -31,7 +31,9 @@ a bucket is deaths / at risk; survival is the product of (1 - hazard).
 Recommendations (:mod:`kernelml.uapi.lfs`):
 
 * ``OP_PLACEMENT``: up to ``n_classes`` lifetime classes, the optimal 1-D
-  clustering of the cells' median lifetimes weighted by write volume; a
+  clustering of the cells' median lifetimes weighted by write volume
+  (adjacent classes a factor ``2**min_gap`` apart, each with at least
+  ``min_class_share`` of the writes; otherwise no recommendation); a
   user write goes to the class of its cell's median; a block GC moves out of class ``c`` at age ``a``
   goes to the class of its *residual* median lifetime given that it has
   already lived ``a`` (memoryless hot data goes back to the hot class,
@@ -126,7 +128,7 @@ class LifetimeTable(Learner):
                  min_deaths: int = 32, ttl: int = 1 << 18, victims: bool = True, rate_map: bool = True,
                  rate_alpha: float = 0.3, recency: bool = True, gc_mode: str = "residual",
                  victim_mode: str = "auto", min_gap: float = 3.0, confirm: int = 4,
-                 min_overwrites: int = 1 << 16, replay_every: int = 4) -> None:
+                 min_overwrites: int = 1 << 16, replay_every: int = 4, min_class_share: float = 0.005) -> None:
         super().__init__(seed)
         if not 1 <= n_classes <= schema.MAX_CLASSES:
             raise ValueError(f"n_classes in 1..{schema.MAX_CLASSES}")
@@ -156,6 +158,7 @@ class LifetimeTable(Learner):
         self.confirm = confirm
         self.min_overwrites = min_overwrites
         self.min_gap = min_gap
+        self.min_class_share = min_class_share
         n_cells = schema.N_ROWS * n_buckets
         self.deaths = np.zeros((n_cells, n_buckets))  # decayed deaths by lifetime bucket, per cell
         self.risk = np.zeros((n_cells, n_buckets))  # decayed entries into each bucket, per cell
@@ -392,7 +395,10 @@ class LifetimeTable(Learner):
             # in lifetime): splitting data of one lifetime scale only costs open segments
             edges = np.concatenate([[0], np.searchsorted(vals, cuts), [vals.size]])
             means = [np.average(vals[a:b], weights=w[a:b]) for a, b in zip(edges[:-1], edges[1:])]
-            if np.min(np.diff(means)) >= self.min_gap:
+            # and each class must carry a share of the writes: an outlier cell (little data, a
+            # lifetime far from the rest) is not worth an open log of its own
+            share = np.array([w[a:b].sum() for a, b in zip(edges[:-1], edges[1:])]) / max(w.sum(), 1e-12)
+            if np.min(np.diff(means)) >= self.min_gap and share.min() >= self.min_class_share:
                 return cuts
         return np.zeros(0, dtype=np.int64)
 
