@@ -331,6 +331,8 @@ class Daemon:
         params = inspect.signature(cls).parameters
         if self.o.ttl is not None and "ttl" in params and "ttl" not in opts:
             opts["ttl"] = self.o.ttl
+        if "background_replay" in params and "background_replay" not in opts:
+            opts["background_replay"] = True  # long analyses off the loop that heartbeats
         unknown = [k for k in opts if k not in params]
         if unknown:
             raise TypeError(f"learner {name!r} takes no option(s) {', '.join(unknown)}")

@@ -57,6 +57,8 @@ data.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ...uapi import lfs as schema
@@ -128,7 +130,8 @@ class LifetimeTable(Learner):
                  min_deaths: int = 32, ttl: int = 1 << 18, victims: bool = True, rate_map: bool = True,
                  rate_alpha: float = 0.3, recency: bool = True, gc_mode: str = "residual",
                  victim_mode: str = "auto", min_gap: float = 3.0, confirm: int = 4,
-                 min_overwrites: int = 1 << 16, replay_every: int = 4, min_class_share: float = 0.005) -> None:
+                 min_overwrites: int = 1 << 16, replay_every: int = 4, min_class_share: float = 0.005,
+                 background_replay: bool = False) -> None:
         super().__init__(seed)
         if not 1 <= n_classes <= schema.MAX_CLASSES:
             raise ValueError(f"n_classes in 1..{schema.MAX_CLASSES}")
@@ -159,6 +162,8 @@ class LifetimeTable(Learner):
         self.min_overwrites = min_overwrites
         self.min_gap = min_gap
         self.min_class_share = min_class_share
+        self.background_replay = background_replay  # run the what-if replay in a thread (daemons)
+        self._replay_job = None  # (thread, result) of a background replay
         n_cells = schema.N_ROWS * n_buckets
         self.deaths = np.zeros((n_cells, n_buckets))  # decayed deaths by lifetime bucket, per cell
         self.risk = np.zeros((n_cells, n_buckets))  # decayed entries into each bucket, per cell
@@ -320,15 +325,47 @@ class LifetimeTable(Learner):
 
     def _replay_verdict(self, user: np.ndarray) -> bool | None:
         """Cost-benefit (True) or greedy (False) on a replay of the recent
-        writes with the classes ``user`` gives their cells (see lfs_replay)."""
-        if not self.device or self.ring_n < self.ring_lba.size:
+        writes with the classes ``user`` gives their cells (see lfs_replay).
+        With ``background_replay`` the replay runs in a thread: a call starts
+        one and returns None, a later call returns its verdict once done."""
+        job = self._replay_job
+        if job is not None:
+            if job[0].is_alive():
+                return None
+            self._replay_job = None
+            return job[1].get("verdict")
+        if not self.device or not self.ring_lba.size:
             return None
+        n_lbas, bps, segs, _ = self.device
+        # the LBAs whose writes were published: all of them, or a sample (the kernel side may
+        # publish 1/2**k of the LBAs); a sample is replayed on a device scaled to it
+        seen = np.flatnonzero(self.last_cell[:n_lbas] >= 0)
+        n_eff = seen.size if 0 < seen.size < n_lbas else n_lbas
         cap = self.ring_lba.size
+        if self.ring_n < min(cap, 4 * n_eff):  # four device-fulls of writes
+            return None
         start = self.ring_n % cap
         lba = np.concatenate([self.ring_lba[start:], self.ring_lba[:start]])
         cell = np.concatenate([self.ring_cell[start:], self.ring_cell[:start]])
-        n_lbas, bps, segs, _ = self.device
-        return prefer_cost_benefit(lba, user[cell], n_lbas, segs, bps, int(user.max()) + 1)
+        if n_eff < n_lbas:
+            keep = lba >= 0
+            lba, cell = np.searchsorted(seen, lba[keep]), cell[keep]
+            segs = max(int(round(segs * n_eff / n_lbas)), int(user.max()) + 6)
+            n_lbas = n_eff
+        args = (lba, user[cell], n_lbas, segs, bps, int(user.max()) + 1)
+        if not self.background_replay:
+            return prefer_cost_benefit(*args)
+        out: dict = {}
+        t = threading.Thread(target=lambda: out.__setitem__("verdict", prefer_cost_benefit(*args)),
+                             name="lfs-replay", daemon=True)
+        t.start()
+        self._replay_job = (t, out)
+        return None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_replay_job"] = None  # a running thread is not part of a checkpoint
+        return state
 
     def _decay(self, now: int) -> None:
         dt = now - self.seen_time

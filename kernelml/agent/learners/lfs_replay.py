@@ -12,6 +12,12 @@ its own placement table gives, and recommends the rule that copies less.
 The model is deliberately simple (one open segment per class, a GC copy
 stays in the class of the segment it leaves, foreground GC only); only the
 comparison between the two rules is used.
+
+The replay is compiled without the GIL (``nogil``): an agent daemon runs it
+in a background thread (``LifetimeTable(background_replay=True)``) so that
+its heartbeats, telemetry and recommendations go on meanwhile (a replay of
+a 1 GiB device takes about half a second, longer than the kernel side waits
+for a silent agent).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _append(x, c, seg_of, slot, valid, wp, state, klass, lastmod, freeq, q, open_seg, bps, now):
     """Append LBA ``x`` to class ``c``'s open segment (opening one from the free
     queue ``q = [head, n_free]`` when needed).  False when no segment is free."""
@@ -49,7 +55,7 @@ def _append(x, c, seg_of, slot, valid, wp, state, klass, lastmod, freeq, q, open
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def replay(lbas, classes, n_lbas, n_segs, bps, n_classes, cost_benefit, measure_from):
     """Write every LBA once (class 0), then ``lbas`` with ``classes``, on a
     device of ``n_segs`` segments of ``bps`` blocks.  Returns (user writes,
