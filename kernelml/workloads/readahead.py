@@ -118,15 +118,21 @@ def _sizes(scale: float, *mib) -> np.ndarray:
     return np.array([max(16, int(m * MIB * scale)) for m in mib], np.int64)
 
 
+def _scan_files(fp: np.ndarray, step: int, pages: int, think_ns: int) -> "_Stream":
+    """One stream opening each file in turn and reading ``pages`` pages every ``step`` pages."""
+    s = _Stream(0)
+    for f in range(fp.size):
+        s.open(f)
+        s.add(np.arange(0, fp[f], step), pages, pc.K_READ, think_ns)
+    return s
+
+
 # ------------------------------------------------------------------ simple patterns
 def seq(seed: int = 0, scale: float = 1.0, files: int = 8, file_mib: int = 64, req_pages: int = 1,
         think_ns: int = 500) -> RaWorkload:
     rng = np.random.default_rng(seed)
     fp = _sizes(scale, *([file_mib] * files))
-    s = _Stream(0)
-    for f in range(files):
-        s.open(f)
-        s.add(np.arange(0, fp[f], req_pages), req_pages, pc.K_READ, think_ns)
+    s = _scan_files(fp, req_pages, req_pages, think_ns)
     return RaWorkload("seq", fp, 1, _merge([s], rng), int(fp.sum() // 4),
                       "whole-file scans, one file after another", {"req_pages": req_pages})
 
@@ -176,10 +182,7 @@ def strided(seed: int = 0, scale: float = 1.0, files: int = 4, file_mib: int = 5
             think_ns: int = 1_000) -> RaWorkload:
     rng = np.random.default_rng(seed)
     fp = _sizes(scale, *([file_mib] * files))
-    s = _Stream(0)
-    for f in range(files):
-        s.open(f)
-        s.add(np.arange(0, fp[f], stride), 1, pc.K_READ, think_ns)
+    s = _scan_files(fp, stride, 1, think_ns)
     return RaWorkload("strided", fp, 1, _merge([s], rng), int(fp.sum() // 8),
                       f"4 KiB reads every {stride}th page", {"stride": stride})
 

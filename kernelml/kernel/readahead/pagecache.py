@@ -754,14 +754,22 @@ def wait_for(kc, gv, s, t):
 
 
 @njit(cache=True)
-def file_read(pg, st, fl, kc, gv, dv, s, start, n, batch):
-    """filemap_read of pages [start, start + n) on stream ``s``."""
+def _span(st, fl, s, start, n):
+    """The open file's base page and the end of [start, start + n) clipped at
+    its size (i_size_read); end <= start when nothing is left to do."""
     f = st[S_FILE, s]
     fsz = fl[FSZ, f]
-    base = fl[FB, f]
     if start >= fsz or n <= 0:
+        return fl[FB, f], start
+    return fl[FB, f], min(start + n, fsz)
+
+
+@njit(cache=True)
+def file_read(pg, st, fl, kc, gv, dv, s, start, n, batch):
+    """filemap_read of pages [start, start + n) on stream ``s``."""
+    base, last = _span(st, fl, s, start, n)
+    if last <= start:
         return
-    last = min(start + n, fsz)
     kc[FS_REQ, s] += 1
     kc[FS_PAGES, s] += last - start
     gv[G_REQS] += 1
@@ -836,12 +844,9 @@ def fault_around(pg, st, fl, gv, dv, s, p):
 @njit(cache=True)
 def mmap_access(pg, st, fl, kc, gv, dv, s, start, n):
     """Touch pages [start, start + n) through the stream's mapping."""
-    f = st[S_FILE, s]
-    fsz = fl[FSZ, f]
-    base = fl[FB, f]
-    if start >= fsz or n <= 0:
+    base, last = _span(st, fl, s, start, n)
+    if last <= start:
         return
-    last = min(start + n, fsz)
     gen = st[S_MAPGEN, s]
     ra_pages = st[S_RAPAGES, s]
     flags = st[S_FLAGS, s]
@@ -907,12 +912,9 @@ def mmap_access(pg, st, fl, kc, gv, dv, s, start, n):
 def file_write(pg, st, fl, kc, gv, dv, s, start, n):
     """Full-page buffered writes: the pages become cached and dirty; their
     writeback occupies the device and is never waited for."""
-    f = st[S_FILE, s]
-    fsz = fl[FSZ, f]
-    base = fl[FB, f]
-    if start >= fsz or n <= 0:
+    base, last = _span(st, fl, s, start, n)
+    if last <= start:
         return
-    last = min(start + n, fsz)
     kc[FS_WRITES, s] += 1
     ns = gv[G_NONSEQ]
     classify(st, kc, gv, s, start, last)
