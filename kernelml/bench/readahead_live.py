@@ -20,9 +20,12 @@ data files are evicted from the page cache with
 knob is reset.  The ML policy's proxy and agent are started once per
 workload, run a warm-up run (reported as ``ml-cold``: it includes
 learning) and live through the rounds, stepped only during their own runs
-— a kernel's proxy would be running already.  Throughput is what the workload reports (bytes given to
-the application over its run); the spread over repeats is reported (the
-machine is noisy: 2 vCPUs shared with the controller and the agent).
+— a kernel's proxy would be running already.  Throughput is what the
+workload reports (bytes given to the application over its run); the spread
+over repeats is reported (the machine is noisy: 2 vCPUs shared with the
+controller and the agent).  An epoch's units are the pages the application
+was given: the drivers count them, fio's are the bytes the kernel counted
+its processes reading (``rchar``).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import numpy as np
 
 from kernelml.linux.readahead_drivers import group_read_bytes, read_progress
 from kernelml.linux.readahead_live import KmlLiveController, LiveConfig, LiveEnv, MlSession
-from kernelml.linux.sysio import CaptureError, KernelIO, Undo, interrupts_raise, kill_group  # noqa: F401
+from kernelml.linux.sysio import CaptureError, KernelIO, Undo, interrupts_raise, kill_group
 
 MIB = 1 << 20
 POLICIES = ["default", "fixed-small", "fixed-large", "kml", "ml"]

@@ -347,12 +347,13 @@ class LifetimeTable(Learner):
         start = self.ring_n % cap
         lba = np.concatenate([self.ring_lba[start:], self.ring_lba[:start]])
         cell = np.concatenate([self.ring_cell[start:], self.ring_cell[:start]])
+        k = int(user.max()) + 1  # classes
         if n_eff < n_lbas:
             keep = lba >= 0
             lba, cell = np.searchsorted(seen, lba[keep]), cell[keep]
-            segs = max(int(round(segs * n_eff / n_lbas)), int(user.max()) + 6)
+            segs = max(int(round(segs * n_eff / n_lbas)), k + 5)
             n_lbas = n_eff
-        args = (lba, user[cell], n_lbas, segs, bps, int(user.max()) + 1)
+        args = (lba, user[cell], n_lbas, segs, bps, k)
         if not self.background_replay:
             return prefer_cost_benefit(*args)
         out: dict = {}
